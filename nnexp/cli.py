@@ -1,0 +1,163 @@
+"""The command line: `python -m nnexp [overrides]`, a Hydra app.
+
+Before Hydra starts anything, `preflight` composes the config for every value of every sweep
+and validates it, so a bad option, key or value stops the command with one line and a
+non-zero exit, before any training and before any MLflow run exists.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from .config import CONF_DIR, validate
+from .errors import ConfigError, NnexpError
+
+EXIT_BAD_INPUT = 2
+
+
+def _one_line(exc, override=None) -> str:
+    """Hydra's multi-line composition errors, said in one line."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+
+    if isinstance(exc, MissingConfigException) and "/" in (exc.missing_cfg_file or ""):
+        group, option = exc.missing_cfg_file.rsplit("/", 1)
+        options = exc.options or sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        return f"{group}={option}: unknown option; available: {', '.join(options) or '(none)'}"
+    if isinstance(exc, OverrideParseException):
+        return f"{exc.override}: cannot parse this override ({exc.message.splitlines()[0]})"
+    text = str(exc).splitlines()[0]
+    cause = exc.__cause__
+    if cause is not None and "not in struct" in str(cause):
+        key = text.split("'")[1] if "'" in text else "?"
+        group = key.split(".")[0]
+        from .config import group_keys
+
+        allowed = ", ".join(sorted(group_keys(group))) if (CONF_DIR / group).is_dir() else "see --cfg job"
+        return f"{key}: unknown key; {group} has: {allowed} (prefix + to add a new key)"
+    if cause is not None:
+        text += f" ({str(cause).splitlines()[0]})"
+    return text
+
+
+def _variants(overrides, sweeper_params):
+    """Override lists that together use every value of every sweep at least once."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    parsed = parser.parse_overrides(list(overrides))
+    keys = {o.get_key_element() for o in parsed}
+    parsed += [o for o in parser.parse_overrides([f"{k}={v}" for k, v in sweeper_params.items()])
+               if o.get_key_element() not in keys]
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    sweeps = [(o.get_key_element(), list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override()]
+    first = [f"{k}={vals[0]}" for k, vals in sweeps]
+    yield fixed + first
+    for i, (k, vals) in enumerate(sweeps):
+        for v in vals[1:]:
+            yield fixed + first[:i] + [f"{k}={v}"] + first[i + 1:]
+
+
+def preflight(argv) -> None:
+    """Compose and validate every job the command would run; raise NnexpError on the first problem."""
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.utils import get_args_parser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    from .data import check_available
+
+    args = get_args_parser().parse_args(argv)
+    if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
+        return  # Hydra answers these itself
+    config_name = args.config_name or "config"
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="nnexp"):
+            first = next(_variants(args.overrides, {}))
+            cfg = compose(config_name, overrides=first, return_hydra_config=True)
+            params = cfg.hydra.sweeper.get("params")
+            params = OmegaConf.to_container(params, resolve=False) if params else {}
+            seen = set()
+            for overrides in _variants(args.overrides, params):
+                job = compose(config_name, overrides=overrides)
+                validate(job)
+                key = OmegaConf.to_yaml(job.dataset)
+                if key not in seen:
+                    seen.add(key)
+                    check_available(job.dataset)
+    except HydraException as e:
+        raise NnexpError(_one_line(e)) from e
+
+
+def _summary(cfg, result, multirun):
+    f = result["final"]
+    line = (f"test/acc {f['test/acc']:.4f}  val/acc {f['val/acc']:.4f}  train/acc {f['train/acc']:.4f}  "
+            f"train/loss {f['train/loss']:.4g}  ({result['steps']} steps, {result['train_time_s']:.1f} s training)")
+    if result["diverged"]:
+        line = f"DIVERGED at epoch {result['diverged_at_epoch']:g}: loss is not finite. " + line
+    if multirun:
+        print(f"[{cfg.tracking.experiment}] {result['model']}: {line}")
+        return
+    print(f"{result['dataset']}\n{result['model']} ({result['n_params']:,} parameters)\n{line}")
+    if result["run_id"]:
+        print(f"MLflow run {result['run_id']} in {result['tracking_uri']} (experiment '{cfg.tracking.experiment}')\n"
+              f"  open it with: mlflow ui --backend-store-uri {result['tracking_uri']} --host 127.0.0.1")
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def hydra_main(cfg: DictConfig) -> float:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from .experiment import run
+
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        result = run(cfg)
+    except NnexpError as e:
+        if multirun:
+            raise  # Hydra records this job as failed and runs the others
+        print(f"nnexp: error: {e}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    _summary(cfg, result, multirun)
+    if result["diverged"] and not multirun:
+        sys.exit(1)
+    value = result["final"][cfg.objective]
+    return value if math.isfinite(value) else float("nan")
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def normalise(argv):
+    """`+experiment=X` and `experiment=X` both select a preset.
+
+    The defaults list holds `experiment: null` (so presets are listed and override everything),
+    where Hydra itself accepts only `experiment=X`; the `+` spelling is the one nnexp's docs use.
+    """
+    return [a[1:] if a.startswith("+experiment=") else a for a in argv]
+
+
+def main(argv=None) -> None:
+    """Entry point: pre-flight checks, then Hydra. Sweep parent runs never stay RUNNING."""
+    from .tracking import close_open_parents
+
+    argv = normalise(sys.argv[1:] if argv is None else argv)
+    sys.argv[1:] = argv  # what Hydra parses
+    try:
+        preflight(argv)
+    except NnexpError as e:
+        print(f"nnexp: error: {e}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    signal.signal(signal.SIGTERM, _terminate)  # SIGTERM ends runs KILLED, like Ctrl-C
+    try:
+        hydra_main()
+    except KeyboardInterrupt:
+        close_open_parents("KILLED", "interrupted (SIGINT/SIGTERM)")
+        sys.exit(130)
+    finally:
+        close_open_parents("FAILED", "the sweep stopped with an error")

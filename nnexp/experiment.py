@@ -1,0 +1,105 @@
+"""One training job from a composed config: data, model, tracking, training, artifacts.
+
+This is the glue between the config (plain names and numbers) and the objects the
+registries build; it is what the Hydra entry point calls for every job of a run or sweep.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from .activations import make_activation
+from .config import validate, validate_with_data
+from .initializers import get_initializer
+from .losses import make_loss
+from .model import MLP
+from .optim import SGD
+from .train import encode_targets, train
+from .tracking import PARENT_ENV, flatten, make_tracker
+
+
+def build(cfg, n_in, n_out, rng):
+    """The model and loss a config describes, with weights drawn from `rng`."""
+    slope = cfg.activation.get("slope")
+    hidden = make_activation(cfg.activation.name, slope, key="activation.name")
+    out = make_activation(cfg.model.output, output=True, key="model.output")
+    model = MLP([n_in, *cfg.model.hidden, n_out], hidden, out, bias=cfg.model.bias,
+                dtype=np.dtype(cfg.model.dtype), init=get_initializer(cfg.init.scheme),
+                bias_init=cfg.init.bias, rng=rng)
+    return model, make_loss(cfg.loss.name, out, n_out)
+
+
+def encode_splits(ds, n_out, targets, dtype):
+    """{split: (X, T, y)} with inputs in the model's dtype, contiguous, and encoded targets."""
+    lo, hi = targets
+    return {split: (np.ascontiguousarray(getattr(ds, f"X_{split}"), dtype=dtype),
+                    encode_targets(getattr(ds, f"y_{split}"), n_out, lo, hi, dtype),
+                    getattr(ds, f"y_{split}"))
+            for split in ("train", "val", "test")}
+
+
+def save_weights(model, path):
+    np.savez(path, **{name: p for name, p in model.params()})
+
+
+def run(cfg, progress=None):
+    """Validate, load, train and record one job. Returns the trainer's result plus run info."""
+    from .data import load_dataset
+
+    validate(cfg)
+    ds = load_dataset(cfg.dataset, cfg.seed)
+    n_out = validate_with_data(cfg, len(ds.y_train), ds.n_classes)
+    init_seq, shuffle_seq = np.random.SeedSequence(cfg.seed).spawn(2)
+    model, loss = build(cfg, ds.X_train.shape[1], n_out, np.random.default_rng(init_seq))
+    data = encode_splits(ds, n_out, cfg.loss.targets, model.dtype)
+    opt = SGD(model.params(), cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay)
+
+    run_name = cfg.tracking.get("run_name") or f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"
+    tracker = make_tracker(cfg.tracking)
+    tracker.start(cfg.tracking.experiment, run_name=run_name,
+                  params=flatten(OmegaConf.to_container(cfg, resolve=True)),
+                  tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
+                        "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params()},
+                  parent_run_id=os.environ.get(PARENT_ENV))
+    try:
+        result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
+                       callback=tracker.log_metrics,
+                       progress=cfg.trainer.progress if progress is None else progress)
+        if result["diverged"]:
+            reason = f"diverged: loss not finite at epoch {result['diverged_at_epoch']:g}"
+            tracker.set_tags({"nnexp.diverged": True, "nnexp.diverged_epoch": result["diverged_at_epoch"]})
+            tracker_status = ("FAILED", reason)
+        else:
+            tracker_status = ("FINISHED", None)
+            if cfg.tracking.log_artifacts:
+                _log_artifacts(tracker, cfg, model, result, run_name)
+    except KeyboardInterrupt:
+        tracker.end("KILLED", "interrupted (SIGINT/SIGTERM)")
+        raise
+    except BaseException as e:
+        tracker.end("FAILED", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        raise
+    run_id = tracker.run_id
+    tracker.end(*tracker_status)
+    result.update(run_id=run_id, tracking_uri=tracker.uri, model=repr(model), n_params=model.n_params(),
+                  dataset=ds.describe() if hasattr(ds, "describe") else ds.name)
+    return result
+
+
+def _log_artifacts(tracker, cfg, model, result, title):
+    def plot(path):
+        import matplotlib.pyplot as plt
+
+        from .plots import learning_curve
+
+        fig = learning_curve(result["history"], title)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+    tracker.log_artifacts({
+        "config.yaml": lambda p: p.write_text(OmegaConf.to_yaml(cfg, resolve=True)),
+        "weights.npz": lambda p: save_weights(model, p),
+        "learning_curve.png": plot,
+    })

@@ -1,0 +1,96 @@
+"""Losses, Nielsen style: `fn(a, y)` gives the loss of each sample, `delta(z, a, y)` gives
+dL/dz at the output layer. Each loss is bound to the output activation `out` it follows.
+
+The loss of a sample is summed over output units; the trainer averages over the batch
+(or sums, `loss.reduction=sum`, as Trask's full-batch code does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Softmax
+from .errors import ConfigError
+
+
+def _log(x):
+    """log clipped at the smallest positive float, so a saturated output gives a large finite loss."""
+    return np.log(np.maximum(x, np.finfo(x.dtype).tiny))
+
+
+class Loss:
+    """Base: remembers the output activation, whose derivative enters the delta."""
+
+    name = "loss"
+    allowed_outputs: tuple = ()
+
+    def __init__(self, out):
+        self.out = out
+        self.softmax = isinstance(out, Softmax)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(out={self.out.name})"
+
+
+class MSE(Loss):
+    """Quadratic cost  C = ½ Σ_k (a_k - y_k)².
+
+    dC/dz = (a - y) ⊙ σ'(z): with a saturated sigmoid output σ'(z) ≈ 0 and learning slows
+    down even when the output is completely wrong (seed 004). For softmax the Jacobian is
+    full: dC/dz_j = a_j (g_j - Σ_k g_k a_k) with g = a - y.
+    """
+
+    name = "mse"
+    allowed_outputs = ("sigmoid", "softmax", "linear")
+
+    def fn(self, a, y):
+        return 0.5 * ((a - y) ** 2).sum(axis=1)  # (batch,)
+
+    def delta(self, z, a, y):
+        g = a - y  # (batch, n_out)
+        if self.softmax:
+            return a * (g - (g * a).sum(axis=1, keepdims=True))
+        return g * self.out.grad(z, a)
+
+
+class CrossEntropy(Loss):
+    """Cross-entropy, matched to the output activation.
+
+    softmax: categorical  C = -Σ_k y_k log a_k,                 dC/dz = a Σ_k y_k - y  (= a - y for one-hot y)
+    sigmoid: binary, per unit  C = -Σ_k y_k log a_k + (1 - y_k) log(1 - a_k),   dC/dz = a - y
+    σ'(z) cancels in both, so a saturated wrong output still learns fast (seed 004).
+    """
+
+    name = "cross_entropy"
+    allowed_outputs = ("sigmoid", "softmax")
+
+    def fn(self, a, y):
+        if self.softmax:
+            return -(y * _log(a)).sum(axis=1)
+        return -(y * _log(a) + (1 - y) * _log(1 - a)).sum(axis=1)
+
+    def delta(self, z, a, y):
+        if self.softmax:
+            return a * y.sum(axis=1, keepdims=True) - y
+        return a - y
+
+
+LOSSES = {c.name: c for c in (MSE, CrossEntropy)}
+
+
+def make_loss(name: str, out, n_out: int) -> Loss:
+    """The loss `name` bound to output activation `out`, after checking that the pair makes sense."""
+    if name not in LOSSES:
+        raise ConfigError("loss", f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}")
+    loss = LOSSES[name]
+    output = out.name
+    if output not in loss.allowed_outputs:
+        raise ConfigError(
+            "model.output",
+            f"{output!r} output cannot be trained with loss={name} (log of an unbounded output); "
+            f"allowed outputs: {', '.join(loss.allowed_outputs)}",
+        )
+    if output == "softmax" and n_out < 2:
+        raise ConfigError(
+            "model.outputs", "softmax over 1 unit is always 1; use output=sigmoid for one unit or >= 2 outputs"
+        )
+    return loss(out)

@@ -1,0 +1,88 @@
+"""The multilayer perceptron: parameters, forward pass and backprop, written out by hand.
+
+Layer l maps a_{l-1} (batch, n_{l-1}) to a_l = act(z_l), z_l = a_{l-1} @ W_l + b_l.
+Backprop, one readable pattern per layer:
+    dZ = dA * act'(z);  dW = a_prev.T @ dZ;  db = Σ_batch dZ;  dA_prev = dZ @ W.T
+The output delta dL/dz_L comes from the loss (losses.py), which knows the output activation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import PReLU
+
+
+class MLP:
+    """Weights `W[l]` (n_in, n_out), biases `b[l]` (n_out,) or None, PReLU slopes `alpha[l]`."""
+
+    def __init__(self, sizes, hidden, output, *, bias=True, dtype=np.float32,
+                 init, bias_init=0.0, rng):
+        self.sizes = list(sizes)  # [n_in, h_1, ..., h_k, n_out]
+        self.dtype = np.dtype(dtype)
+        n_layers = len(sizes) - 1
+        self.acts = [hidden] * (n_layers - 1) + [output]
+        self.W = [init(n_in, n_out, rng).astype(self.dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        self.b = [np.full(n, bias_init, dtype=self.dtype) if bias else None for n in sizes[1:]]
+        self.alpha = [np.full(n, act.slope, dtype=self.dtype) if isinstance(act, PReLU) else None
+                      for n, act in zip(sizes[1:], self.acts)]
+
+    # --- parameters as flat lists, for the optimiser and for saving --------------------------
+    def params(self):
+        """(name, array) pairs of every trainable array, in a fixed order."""
+        out = []
+        for l in range(len(self.W)):
+            out.append((f"W{l + 1}", self.W[l]))
+            if self.b[l] is not None:
+                out.append((f"b{l + 1}", self.b[l]))
+            if self.alpha[l] is not None:
+                out.append((f"alpha{l + 1}", self.alpha[l]))
+        return out
+
+    def n_params(self) -> int:
+        return sum(p.size for _, p in self.params())
+
+    # --- forward ------------------------------------------------------------------------------
+    def _act(self, l, z):
+        act = self.acts[l]
+        return act.fn(z, self.alpha[l]) if self.alpha[l] is not None else act.fn(z)
+
+    def forward(self, X):
+        """Return (zs, As): zs[l] = z_{l+1}, As[0] = X, As[l+1] = act(zs[l])."""
+        zs, As = [], [X]
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            z = As[-1] @ W  # (batch, n_out)
+            if b is not None:
+                z += b
+            zs.append(z)
+            As.append(self._act(l, z))
+        return zs, As
+
+    def predict(self, X):
+        return self.forward(X)[1][-1]
+
+    # --- backward -----------------------------------------------------------------------------
+    def backward(self, zs, As, delta):
+        """Gradients for every parameter, given dL/dz at the output `delta` (batch, n_out).
+
+        Returns a list aligned with `params()`. The caller scales delta (1/batch for a mean loss).
+        """
+        grads = []
+        dZ, dA = delta, None
+        for l in range(len(self.W) - 1, -1, -1):
+            layer = [As[l].T @ dZ]  # dW (n_in, n_out)
+            if self.b[l] is not None:
+                layer.append(dZ.sum(axis=0))  # db (n_out,)
+            if self.alpha[l] is not None:  # hidden PReLU: dA is this layer's output gradient
+                layer.append(PReLU.alpha_grad(zs[l], dA))  # dα (n_out,)
+            grads = layer + grads
+            if l > 0:
+                dA = dZ @ self.W[l].T  # dL/da_l (batch, n_in)
+                act, z, a = self.acts[l - 1], zs[l - 1], As[l]
+                g = act.grad(z, a, self.alpha[l - 1]) if self.alpha[l - 1] is not None else act.grad(z, a)
+                dZ = dA * g
+        return grads
+
+    def __repr__(self):
+        arch = "-".join(str(n) for n in self.sizes)
+        acts = ",".join(a.name for a in self.acts)
+        return f"MLP({arch}, acts=[{acts}], bias={self.b[0] is not None}, dtype={self.dtype.name})"

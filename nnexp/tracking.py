@@ -1,0 +1,218 @@
+"""MLflow tracking: the only module that imports mlflow (lazily, on first use).
+
+One run per training job, in MLflow's default store `sqlite:///mlflow.db` in the working
+directory (so `mlflow ui` started there shows it) unless `tracking.uri` or
+MLFLOW_TRACKING_URI says otherwise. A Hydra sweep gets a parent run (`SweepParentRun`
+callback) with every job nested under it. Metrics go in one `log_batch` per evaluation,
+never one call per value. Every run ends FINISHED, FAILED or KILLED, with a reason tag.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+import nnexp
+from .errors import NnexpError
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+PARENT_ENV = "NNEXP_MLFLOW_PARENT_RUN_ID"
+REASON_TAG = "nnexp.end_reason"
+_open_parents: list["Tracker"] = []  # sweep parent runs started in this process
+
+
+def _quiet():
+    """MLflow's INFO lines (database migrations) are noise in a training log; mlflow sets them on import."""
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def resolve_uri(uri=None) -> str:
+    """tracking.uri, else MLFLOW_TRACKING_URI, else MLflow's default sqlite:///mlflow.db."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def flatten(d, prefix=""):
+    """{'model': {'hidden': [64]}} -> {'model.hidden': '[64]'}: MLflow params are flat strings."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = str(v)
+    return out
+
+
+def git_commit():
+    try:
+        root = Path(nnexp.__file__).resolve().parent.parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class Tracker:
+    """One MLflow run, driven through MlflowClient (no global active-run state)."""
+
+    def __init__(self, uri=None):
+        from mlflow.tracking import MlflowClient
+
+        _quiet()
+        self.uri = resolve_uri(uri)
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.run_id = None
+
+    def _experiment_id(self, name):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            exp = self.client.get_experiment_by_name(name)
+            if exp is not None:
+                return exp.experiment_id
+            return self.client.create_experiment(name)
+        except MlflowException as e:
+            exp = self.client.get_experiment_by_name(name)  # created meanwhile by another process
+            if exp is not None:
+                return exp.experiment_id
+            raise NnexpError(f"tracking.uri={self.uri}: cannot use the MLflow store ({str(e).splitlines()[0]})") from e
+
+    def start(self, experiment, run_name=None, params=None, tags=None, parent_run_id=None):
+        from mlflow.entities import Param
+
+        tags = {"nnexp.version": nnexp.__version__, **(tags or {})}
+        commit = git_commit()
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id
+        run = self.client.create_run(self._experiment_id(experiment), run_name=run_name,
+                                     tags={k: str(v) for k, v in tags.items()})
+        self.run_id = run.info.run_id
+        items = [Param(k, v[:6000]) for k, v in (params or {}).items()]
+        for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(self.run_id, params=items[i:i + 100])
+        return self.run_id
+
+    def log_metrics(self, metrics, step):
+        """All metrics of one evaluation in one log_batch call."""
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, int(step)) for k, v in metrics.items()])
+
+    def set_tags(self, tags):
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifacts(self, files):
+        """files: {artifact name: writer(path)}; written to a temp dir, then uploaded."""
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, write in files.items():
+                path = Path(tmp) / name
+                write(path)
+                self.client.log_artifact(self.run_id, str(path))
+
+    def end(self, status="FINISHED", reason=None):
+        if self.run_id is None:
+            return
+        if reason:
+            self.set_tags({REASON_TAG: reason})
+        self.client.set_terminated(self.run_id, status)
+        self.run_id = None
+
+
+class NullTracker(Tracker):
+    """tracking.enabled=false: same interface, records nothing."""
+
+    def __init__(self, uri=None):
+        self.uri, self.run_id = None, None
+
+    def start(self, *args, **kwargs):
+        return None
+
+    def log_metrics(self, metrics, step):
+        pass
+
+    def set_tags(self, tags):
+        pass
+
+    def log_artifacts(self, files):
+        pass
+
+    def end(self, status="FINISHED", reason=None):
+        pass
+
+
+def make_tracker(cfg) -> Tracker:
+    return Tracker(cfg.get("uri")) if cfg.get("enabled", True) else NullTracker()
+
+
+class SweepParentRun(Callback):
+    """Hydra callback: a parent MLflow run around a multirun; jobs nest under it via PARENT_ENV."""
+
+    def on_multirun_start(self, config, **kwargs):
+        from omegaconf import OmegaConf
+
+        if not config.tracking.get("enabled", True):
+            return
+        tracker = Tracker(config.tracking.get("uri"))
+        params = config.hydra.sweeper.get("params")
+        sweep = OmegaConf.to_container(params, resolve=True) if params else {}
+        overrides = list(config.hydra.overrides.task)
+        tracker.start(config.tracking.experiment, run_name=f"sweep {config.tracking.experiment}",
+                      params={"sweep.params": str(sweep), "sweep.overrides": " ".join(overrides)},
+                      tags={"nnexp.kind": "sweep", "seed": config.seed})
+        os.environ[PARENT_ENV] = tracker.run_id
+        _open_parents.append(tracker)
+
+    def on_multirun_end(self, config, **kwargs):
+        if not _open_parents:
+            return
+        tracker = _open_parents.pop()
+        os.environ.pop(PARENT_ENV, None)
+        children = tracker.client.search_runs(
+            [tracker.client.get_run(tracker.run_id).info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{tracker.run_id}'")
+        failed = [r for r in children if r.info.status != "FINISHED"]
+        tracker.set_tags({"nnexp.children": len(children), "nnexp.children_failed": len(failed)})
+        if failed:
+            tracker.end("FAILED", f"{len(failed)} of {len(children)} jobs did not finish")
+        else:
+            tracker.end("FINISHED")
+
+
+def close_open_parents(status, reason):
+    """Called when a sweep stops with an error or Ctrl-C: no parent run is left RUNNING."""
+    while _open_parents:
+        _open_parents.pop().end(status, reason)
+    os.environ.pop(PARENT_ENV, None)
+
+
+def load_runs(experiment_name, tracking_uri=None, history=False):
+    """The runs of one experiment as a pandas DataFrame (params.*, metrics.* = last values, tags.*).
+
+    With history=True, returns instead a tidy frame of every logged metric value:
+    run_id, key, step, value (for learning curves).
+    """
+    import mlflow
+    import pandas as pd
+
+    _quiet()
+    mlflow.set_tracking_uri(resolve_uri(tracking_uri))
+    runs = mlflow.search_runs(experiment_names=[experiment_name], output_format="pandas")
+    if not history:
+        return runs
+    client = mlflow.tracking.MlflowClient(resolve_uri(tracking_uri))
+    rows = []
+    for run_id in runs.get("run_id", []):
+        for key in client.get_run(run_id).data.metrics:
+            rows += [(run_id, key, m.step, m.value) for m in client.get_metric_history(run_id, key)]
+    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])

@@ -1,0 +1,143 @@
+"""The training loop: one explicit loop over SGD steps, with evaluation and diagnostics.
+
+What it is: mini-batch SGD (batch 1 up to the full set, with or without replacement, each
+batch optionally repeated `repeat` times as seed 002 does), evaluation every epoch or every
+`eval_every` steps, divergence detection. What it is not: it knows nothing of Hydra, MLflow
+or Optuna; it reports each evaluation to `callback(metrics, step)` and returns a dict.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+
+def encode_targets(y, n_out, lo=0.0, hi=1.0, dtype=np.float32):
+    """Integer labels (n,) -> targets (n, n_out): one-hot with lo/hi (0.01/0.99 as seed 001),
+    or for one output unit the label itself mapped to lo/hi."""
+    if n_out == 1:
+        return np.where(y[:, None] == 1, hi, lo).astype(dtype)
+    T = np.full((len(y), n_out), lo, dtype=dtype)
+    T[np.arange(len(y)), y] = hi
+    return T
+
+
+def predict_labels(a):
+    """Class predictions from outputs (batch, n_out); one unit means a threshold at 0.5."""
+    return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+
+
+def evaluate(model, loss, X, T, y):
+    """Mean loss and accuracy on a split; (nan, nan) for an empty split."""
+    if len(X) == 0:
+        return math.nan, math.nan
+    a = model.predict(X)
+    return float(loss.fn(a, T).mean()), float((predict_labels(a) == y).mean())
+
+
+def diagnostics(model, loss, X, T):
+    """Per-layer health on the evaluation set X: gradient and weight norms of each layer,
+    the fraction of saturated (sigmoid/tanh) unit activations, and the fraction of dead ReLU
+    units (zero for every sample)."""
+    zs, As = model.forward(X)
+    delta = loss.delta(zs[-1], As[-1], T) * (1.0 / len(X))
+    grads = dict(zip((name for name, _ in model.params()), model.backward(zs, As, delta)))
+    out = {}
+    for l, W in enumerate(model.W):
+        key = f"layer{l + 1}"
+        out[f"{key}/grad_norm"] = float(np.linalg.norm(grads[f"W{l + 1}"]))
+        out[f"{key}/weight_norm"] = float(np.linalg.norm(W))
+        if l == len(model.W) - 1:
+            continue  # output layer: no hidden-unit diagnostics
+        act, a = model.acts[l], As[l + 1]
+        if act.saturates:
+            out[f"{key}/saturated_frac"] = float(act.saturated(a).mean())
+        if act.can_die:
+            out[f"{key}/dead_frac"] = float((a <= 0).all(axis=0).mean())
+    return out
+
+
+def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
+    """Train `model` in place. `data`: dict split -> (X, T, y) for train/val/test.
+
+    `cfg` (trainer config): epochs, steps (overrides epochs when set), batch_size (None =
+    full batch), replacement, shuffle, repeat, eval_every (None = every epoch), reduction.
+    Returns {"final": metrics, "best": {...}, "diverged": bool, "history": [...], ...}.
+    """
+    X, T, y = data["train"]
+    n = len(X)
+    B = n if cfg.get("batch_size") is None else min(int(cfg["batch_size"]), n)
+    steps_per_epoch = math.ceil(n / B)
+    total = int(cfg["steps"]) if cfg.get("steps") else int(cfg["epochs"]) * steps_per_epoch
+    eval_every = int(cfg.get("eval_every") or steps_per_epoch)
+    per_epoch = not cfg.get("eval_every")
+    repeat = int(cfg.get("repeat", 1))
+    scale = 1.0 if cfg.get("reduction", "mean") == "sum" else None  # None: 1/len(batch)
+
+    history, best = [], {"val/acc": -math.inf, "epoch": 0.0}
+    train_time, interval_time, interval_steps = 0.0, 0.0, 0
+
+    def record(step):
+        epoch = step / steps_per_epoch
+        m = {"progress/epoch": epoch, "progress/steps": float(step)}
+        for split, (Xs, Ts, ys) in data.items():
+            m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, Xs, Ts, ys)
+        m.update(diagnostics(model, loss, X, T))
+        if interval_steps:
+            m["time/step_ms"] = 1000 * interval_time / interval_steps
+        m["time/train_s"] = train_time
+        history.append(m)
+        if m["val/acc"] > best["val/acc"]:
+            best.update({"val/acc": m["val/acc"], "epoch": epoch})
+        if callback is not None:
+            callback(m, round(epoch) if per_epoch else step)
+        return m
+
+    from tqdm.auto import tqdm  # lazy: only the loop needs it
+
+    bar = tqdm(total=total, unit="step", disable=None if progress else True, leave=False)
+    metrics, diverged_at, step, pos = record(0), None, 0, n
+    order_X, order_T = X, T
+    with np.errstate(over="ignore", invalid="ignore"), bar:
+        while step < total and diverged_at is None:
+            tic = time.perf_counter()
+            if cfg.get("replacement"):
+                idx = rng.integers(0, n, size=B)
+                xb, tb = X[idx], T[idx]
+            else:
+                if pos >= n:  # new epoch: one contiguous shuffled copy, then slices
+                    if cfg.get("shuffle", True) and B < n:
+                        perm = rng.permutation(n)
+                        order_X, order_T = X[perm], T[perm]
+                    pos = 0
+                xb, tb = order_X[pos:pos + B], order_T[pos:pos + B]
+                pos += B
+            s = scale if scale is not None else 1.0 / len(xb)
+            for _ in range(repeat):
+                zs, As = model.forward(xb)
+                delta = loss.delta(zs[-1], As[-1], tb)
+                delta *= s
+                opt.step(model.backward(zs, As, delta))
+            step += 1
+            dt = time.perf_counter() - tic
+            train_time += dt
+            interval_time += dt
+            interval_steps += 1
+            if step % eval_every == 0 or step == total:
+                metrics = record(step)
+                interval_time, interval_steps = 0.0, 0
+                bar.update(step - bar.n)
+                bar.set_postfix({"val/acc": f"{metrics['val/acc']:.3f}"}, refresh=False)
+                if not all(math.isfinite(metrics[k]) for k in ("train/loss",)):
+                    diverged_at = metrics["progress/epoch"]
+
+    return {
+        "final": metrics,
+        "best": best,
+        "diverged": diverged_at is not None,
+        "diverged_at_epoch": diverged_at,
+        "steps": step,
+        "train_time_s": train_time,
+        "history": history,
+    }

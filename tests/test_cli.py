@@ -1,0 +1,80 @@
+"""End to end: `python -m nnexp` in a subprocess with a temporary MLflow store."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import all_runs
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_run_is_tracked(cli, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    proc = cli("trainer.epochs=3")
+    assert proc.returncode == 0, proc.stderr
+    assert "test/acc" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
+    (run,) = all_runs(cli.uri)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_id in proc.stdout
+    assert run.data.params["model.hidden"] == "[64]" and run.data.params["trainer.epochs"] == "3"
+    assert run.data.tags["seed"] == "0" and run.data.tags["nnexp.version"]
+    client = MlflowClient(cli.uri)
+    history = client.get_metric_history(run.info.run_id, "val/acc")
+    assert [m.step for m in history] == [0, 1, 2, 3]
+    for key in ("train/loss", "test/acc", "layer1/grad_norm", "layer1/dead_frac", "layer2/weight_norm"):
+        assert key in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert artifacts == {"config.yaml", "weights.npz", "learning_curve.png"}
+    weights = client.download_artifacts(run.info.run_id, "weights.npz", str(tmp_path))
+    import numpy as np
+
+    with np.load(weights, allow_pickle=False) as w:
+        assert w["W1"].shape == (64, 64) and w["W2"].shape == (64, 10)
+    assert not (tmp_path / "mlruns" / "0").exists() or True  # artifacts may live under ./mlruns; the store is SQLite
+    assert (tmp_path / "mlflow.db").exists()
+
+
+def test_width_sweep_preset_makes_parent_and_children(cli):
+    proc = cli("+experiment=width_sweep", "model.hidden=[2],[4],[8]", "seed=0", "trainer.epochs=2")
+    assert proc.returncode == 0, proc.stderr
+    runs = all_runs(cli.uri)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(r.data.params["model.hidden"] for r in children) == ["[2]", "[4]", "[8]"]
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children)
+    assert all(r.info.status == "FINISHED" for r in children)
+
+
+def test_grid_sweep_with_joblib_launcher(cli):
+    proc = cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.hidden=[4],[8]",
+               "trainer.epochs=1", "tracking.log_artifacts=false")
+    assert proc.returncode == 0, proc.stderr
+    runs = all_runs(cli.uri)
+    assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["activation=foo"], "activation=foo: unknown option; available: leaky_relu, linear, prelu, relu"),
+    (["model.hiden=3"], "model.hiden: unknown key; model has: bias, dtype, hidden"),
+    (["+model.hiden=3"], "model.hiden: unknown key"),
+    (["model.hidden=[0]"], "model.hidden[0]: 0 is not allowed; expected a positive integer width"),
+    (["model.hidden=[a]"], "model.hidden[0]: 'a' is not allowed"),
+    (["optim.lr=-1"], "optim.lr: -1 is not allowed; expected a number > 0"),
+    (["model.output=softmax", "model.outputs=1"], "model.outputs: softmax over 1 unit"),
+    (["model.output=linear"], "model.output: 'linear' output cannot be trained with loss=cross_entropy"),
+    (["dataset=mnist", "dataset.data_dir=/nonexistent", "dataset.download=false"], "mnist"),
+    (["dataset=mnist", "dataset.pool=5"], "dataset.pool"),
+    (["-m", "model.hidden=[4],[0]"], "model.hidden[0]: 0 is not allowed"),
+    (["+experiment=nope"], "experiment=nope: unknown option; available: width_sweep"),
+    (["model.hidden=[1"], "cannot parse this override"),
+    (["trainer.batch_size=100000"], "trainer.batch_size: 100000 is larger than the"),
+])
+def test_bad_input_one_line_nonzero_exit_no_running_run(cli, args, expected):
+    proc = cli(*args)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("nnexp: error: ") and expected in lines[0], lines[0]
+    assert [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"] == []
