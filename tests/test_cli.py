@@ -78,3 +78,59 @@ def test_bad_input_one_line_nonzero_exit_no_running_run(cli, args, expected):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("nnexp: error: ") and expected in lines[0], lines[0]
     assert [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"] == []
+
+
+def test_divergence_ends_failed_with_reason(cli):
+    proc = cli("loss=mse", "model.output=linear", "optim.lr=50", "trainer.epochs=30")
+    assert proc.returncode == 1 and "DIVERGED" in proc.stdout
+    (run,) = all_runs(cli.uri)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["nnexp.diverged"] == "True" and "diverged" in run.data.tags["nnexp.end_reason"]
+
+
+def test_sweep_with_a_diverging_job_completes_the_others(cli):
+    proc = cli("-m", "loss=mse", "model.output=linear", "optim.lr=0.01,50", "trainer.epochs=5",
+               "tracking.log_artifacts=false")
+    assert proc.returncode == 0, proc.stderr
+    runs = all_runs(cli.uri)
+    status = {r.data.params.get("optim.lr", "parent"): r.info.status for r in runs}
+    assert status == {"0.01": "FINISHED", "50": "FAILED", "parent": "FAILED"}
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupt_ends_the_run_killed(tmp_path, sig):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(ROOT)}
+    assert all_runs(uri) == []  # creates the store's tables first: polling must not race the child's migration
+    proc = subprocess.Popen([sys.executable, "-m", "nnexp", "trainer.batch_size=1", "trainer.epochs=1000"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not [r for r in all_runs(uri) if r.info.status == "RUNNING"]:
+        time.sleep(0.2)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (run,) = all_runs(uri)
+    assert run.info.status == "KILLED" and "interrupted" in run.data.tags["nnexp.end_reason"]
+
+
+def test_load_runs_returns_a_dataframe(cli):
+    from nnexp.tracking import load_runs
+
+    assert cli("-m", "seed=0,1", "trainer.epochs=1", "tracking.experiment=lr_demo",
+               "tracking.log_artifacts=false").returncode == 0
+    df = load_runs("lr_demo", cli.uri)
+    children = df[df["tags.mlflow.parentRunId"].notna()]
+    assert sorted(children["params.seed"]) == ["0", "1"]
+    assert (children["metrics.test/acc"] > 0).all()
+    hist = load_runs("lr_demo", cli.uri, history=True)
+    assert set(hist.columns) == {"run_id", "key", "step", "value"}
+    assert set(hist[hist.key == "val/acc"].step) == {0, 1}

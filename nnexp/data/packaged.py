@@ -17,15 +17,30 @@ from nnexp.data.split import select_classes, stratified_split
 from nnexp.errors import ConfigError
 
 
+def _sklearn_digits():
+    """The digits table scikit-learn ships (sklearn/datasets/data/digits.csv.gz), read directly:
+    importing sklearn.datasets costs over a second of start-up; its loader is the fallback."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            table = np.loadtxt(path, delimiter=",")  # (1797, 65): 64 pixels, then the label
+            return table[:, :-1], table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    return sklearn_digits(return_X_y=True)
+
+
 def load_digits(cfg, seed: int) -> Dataset:
     """scikit-learn's 1797 8×8 digits, pixels 0..16 scaled to 0..1, stratified test and val splits."""
     opts = read_options(cfg, {"test_frac": 0.2, "classes": None})
     test_frac = fraction(opts, "test_frac", allow_zero=False)
     classes = class_list(opts)
     rng_test, rng_val = generators(data_seed(opts, seed), 2)
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    X, labels = sklearn_digits(return_X_y=True)
+    X, labels = _sklearn_digits()
     X = X / 16.0                                                    # (1797, 64) in [0, 1]
     (rows,), (y,), names = select_classes(classes, labels)
     X = X[rows]
