@@ -112,11 +112,14 @@ def test_interrupt_ends_the_run_killed(tmp_path, sig):
     assert all_runs(uri) == []  # creates the store's tables first: polling must not race the child's migration
     proc = subprocess.Popen([sys.executable, "-m", "nnexp", "trainer.batch_size=1", "trainer.epochs=1000"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not [r for r in all_runs(uri) if r.info.status == "RUNNING"]:
-        time.sleep(0.2)
-    proc.send_signal(getattr(signal, sig))
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not [r for r in all_runs(uri) if r.info.status == "RUNNING"]:
+            time.sleep(0.2)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a training process behind, whatever failed above
     assert proc.returncode == 130, err
     (run,) = all_runs(uri)
     assert run.info.status == "KILLED" and "interrupted" in run.data.tags["nnexp.end_reason"]
