@@ -92,6 +92,11 @@ def validate(cfg) -> None:
            "model.hidden", hidden, "a list of positive integer widths, e.g. [64] or [] for no hidden layer")
     for i, w in enumerate(hidden):
         _check(_is_int(w) and w > 0, f"model.hidden[{i}]", w, "a positive integer width")
+    _int(m, "budget", 1, optional=True, name="model.budget")
+    _int(m, "depth", 1, optional=True, name="model.depth")
+    if (m.get("budget") is None) != (m.get("depth") is None):
+        raise ConfigError("model.budget", "budget and depth go together: set both (widths matched to the "
+                          "budget) or neither (widths from model.hidden)")
     _choice(m, "output", list(OUTPUT_ACTIVATIONS), "model.output")
     _int(m, "outputs", 1, optional=True, name="model.outputs")
     _bool(m, "bias", "model.bias")
@@ -125,6 +130,7 @@ def validate(cfg) -> None:
     _int(tr, "batch_size", 1, optional=True, name="trainer.batch_size")
     _int(tr, "repeat", 1, name="trainer.repeat")
     _int(tr, "eval_every", 1, optional=True, name="trainer.eval_every")
+    _int(tr, "threads", 1, optional=True, name="trainer.threads")
     for key in ("replacement", "shuffle", "progress"):
         _bool(tr, key, f"trainer.{key}")
 

@@ -5,6 +5,7 @@ registries build; it is what the Hydra entry point calls for every job of a run 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -16,19 +17,28 @@ from .initializers import get_initializer
 from .losses import make_loss
 from .model import MLP
 from .optim import SGD
+from .shapes import match_widths
 from .train import encode_targets, train
 from .tracking import PARENT_ENV, flatten, make_tracker
 
 
+def hidden_widths(cfg, n_in, n_out):
+    """model.hidden, or widths matched to model.budget at model.depth (see shapes.py)."""
+    if cfg.model.get("budget") is None:
+        return list(cfg.model.hidden)
+    return match_widths(n_in, n_out, cfg.model.depth, cfg.model.budget, cfg.model.bias)
+
+
 def build(cfg, n_in, n_out, rng):
     """The model and loss a config describes, with weights drawn from `rng`."""
+    widths = hidden_widths(cfg, n_in, n_out)
     slope = cfg.activation.get("slope")
     hidden = make_activation(cfg.activation.name, slope, key="activation.name")
     out = make_activation(cfg.model.output, output=True, key="model.output")
-    model = MLP([n_in, *cfg.model.hidden, n_out], hidden, out, bias=cfg.model.bias,
+    model = MLP([n_in, *widths, n_out], hidden, out, bias=cfg.model.bias,
                 dtype=np.dtype(cfg.model.dtype), init=get_initializer(cfg.init.scheme),
                 bias_init=cfg.init.bias, rng=rng)
-    return model, make_loss(cfg.loss.name, out, n_out)
+    return model, make_loss(cfg.loss.name, out, n_out, cfg.loss.reduction)
 
 
 def encode_splits(ds, n_out, targets, dtype):
@@ -38,6 +48,15 @@ def encode_splits(ds, n_out, targets, dtype):
                     encode_targets(getattr(ds, f"y_{split}"), n_out, lo, hi, dtype),
                     getattr(ds, f"y_{split}"))
             for split in ("train", "val", "test")}
+
+
+def _blas_threads(n):
+    """Limit BLAS threads (parallel sweep jobs on 2 cores must not oversubscribe them)."""
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def save_weights(model, path):
@@ -61,12 +80,14 @@ def run(cfg, progress=None):
     tracker.start(cfg.tracking.experiment, run_name=run_name,
                   params=flatten(OmegaConf.to_container(cfg, resolve=True)),
                   tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
-                        "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params()},
+                        "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
+                        "nnexp.hidden": str(model.sizes[1:-1])},
                   parent_run_id=os.environ.get(PARENT_ENV))
     try:
-        result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
-                       callback=tracker.log_metrics,
-                       progress=cfg.trainer.progress if progress is None else progress)
+        with _blas_threads(cfg.trainer.get("threads")):
+            result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
+                           callback=tracker.log_metrics,
+                           progress=cfg.trainer.progress if progress is None else progress)
         if result["diverged"]:
             reason = f"diverged: loss not finite at epoch {result['diverged_at_epoch']:g}"
             tracker.set_tags({"nnexp.diverged": True, "nnexp.diverged_epoch": result["diverged_at_epoch"]})

@@ -23,9 +23,10 @@ class Loss:
     name = "loss"
     allowed_outputs: tuple = ()
 
-    def __init__(self, out):
+    def __init__(self, out, reduction="mean"):
         self.out = out
         self.softmax = isinstance(out, Softmax)
+        self.reduction = reduction  # over the batch: "mean", or "sum" as Trask's full-batch update
 
     def __repr__(self):
         return f"{type(self).__name__}(out={self.out.name})"
@@ -77,7 +78,7 @@ class CrossEntropy(Loss):
 LOSSES = {c.name: c for c in (MSE, CrossEntropy)}
 
 
-def make_loss(name: str, out, n_out: int) -> Loss:
+def make_loss(name: str, out, n_out: int, reduction: str = "mean") -> Loss:
     """The loss `name` bound to output activation `out`, after checking that the pair makes sense."""
     if name not in LOSSES:
         raise ConfigError("loss", f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}")
@@ -93,4 +94,6 @@ def make_loss(name: str, out, n_out: int) -> Loss:
         raise ConfigError(
             "model.outputs", "softmax over 1 unit is always 1; use output=sigmoid for one unit or >= 2 outputs"
         )
-    return loss(out)
+    if reduction not in ("mean", "sum"):
+        raise ConfigError("loss.reduction", f"{reduction!r} is not allowed; allowed: mean, sum")
+    return loss(out, reduction)

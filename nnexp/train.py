@@ -62,7 +62,8 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     """Train `model` in place. `data`: dict split -> (X, T, y) for train/val/test.
 
     `cfg` (trainer config): epochs, steps (overrides epochs when set), batch_size (None =
-    full batch), replacement, shuffle, repeat, eval_every (None = every epoch), reduction.
+    full batch), replacement, shuffle, repeat, eval_every (None = every epoch). The batch
+    loss is the mean of the samples' losses, or their sum when `loss.reduction == "sum"`.
     Returns {"final": metrics, "best": {...}, "diverged": bool, "history": [...], ...}.
     """
     X, T, y = data["train"]
@@ -73,7 +74,7 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     eval_every = int(cfg.get("eval_every") or steps_per_epoch)
     per_epoch = not cfg.get("eval_every")
     repeat = int(cfg.get("repeat", 1))
-    scale = 1.0 if cfg.get("reduction", "mean") == "sum" else None  # None: 1/len(batch)
+    scale = 1.0 if loss.reduction == "sum" else None  # None: 1/len(batch)
 
     history, best = [], {"val/acc": -math.inf, "epoch": 0.0}
     train_time, interval_time, interval_steps = 0.0, 0.0, 0

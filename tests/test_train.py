@@ -95,3 +95,16 @@ def test_divergence_stops_the_run(compose_cfg):
     assert result["diverged"]
     assert not math.isfinite(result["final"]["train/loss"])
     assert len(result["history"]) < 51  # stopped early
+
+
+def test_sum_reduction_is_the_mean_times_the_batch(compose_cfg):
+    """Full batch: lr·Σ over the batch and (lr·B)·mean over the batch take the same steps."""
+    base = quiet("trainer.batch_size=null", "trainer.epochs=3", "model.dtype=float64")
+    from nnexp.data import load_dataset
+
+    B = len(load_dataset(compose_cfg(*base).dataset, 0).y_train)
+    mean = run(compose_cfg(*base, f"optim.lr={0.5}"))
+    total = run(compose_cfg(*base, "loss.reduction=sum", f"optim.lr={0.5 / B}"))
+    assert mean["final"]["train/loss"] == pytest.approx(total["final"]["train/loss"], rel=1e-9)
+    plain = run(compose_cfg(*base, "loss.reduction=sum", "optim.lr=0.5"))
+    assert plain["final"]["train/loss"] != pytest.approx(mean["final"]["train/loss"], rel=1e-3)
