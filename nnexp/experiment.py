@@ -81,7 +81,7 @@ def run(cfg, progress=None):
                   params=flatten(OmegaConf.to_container(cfg, resolve=True)),
                   tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
                         "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
-                        "nnexp.hidden": str(model.sizes[1:-1])},
+                        "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train)},
                   parent_run_id=os.environ.get(PARENT_ENV))
     try:
         with _blas_threads(cfg.trainer.get("threads")):
@@ -111,13 +111,9 @@ def run(cfg, progress=None):
 
 def _log_artifacts(tracker, cfg, model, result, title):
     def plot(path):
-        import matplotlib.pyplot as plt
-
         from .plots import learning_curve
 
-        fig = learning_curve(result["history"], title)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        learning_curve(result["history"], title).savefig(path, dpi=100)
 
     tracker.log_artifacts({
         "config.yaml": lambda p: p.write_text(OmegaConf.to_yaml(cfg, resolve=True)),

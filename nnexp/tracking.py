@@ -24,6 +24,7 @@ DEFAULT_URI = "sqlite:///mlflow.db"
 PARENT_ENV = "NNEXP_MLFLOW_PARENT_RUN_ID"
 REASON_TAG = "nnexp.end_reason"
 _open_parents: list["Tracker"] = []  # sweep parent runs started in this process
+_clients: dict = {}  # tracking URI -> MlflowClient: opening a SQLite store costs about a second
 
 
 def _quiet():
@@ -66,7 +67,9 @@ class Tracker:
 
         _quiet()
         self.uri = resolve_uri(uri)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        if self.uri not in _clients:  # one store per process: sweep jobs in a worker reuse it
+            _clients[self.uri] = MlflowClient(tracking_uri=self.uri)
+        self.client = _clients[self.uri]
         self.run_id = None
 
     def _experiment_id(self, name):

@@ -36,14 +36,15 @@ def evaluate(model, loss, X, T, y):
     return float(loss.fn(a, T).mean()), float((predict_labels(a) == y).mean())
 
 
-def diagnostics(model, loss, X, T):
-    """Per-layer health on the evaluation set X: gradient and weight norms of each layer,
-    the fraction of saturated (sigmoid/tanh) unit activations, and the fraction of dead ReLU
-    units (zero for every sample)."""
+def diagnostics(model, loss, X, T, y, split="train"):
+    """Loss and accuracy on a split plus per-layer health, from one forward and one backward pass:
+    gradient (of the mean loss) and weight norms of each layer, the fraction of saturated
+    (sigmoid/tanh) unit activations, and the fraction of dead ReLU units (zero for every sample)."""
     zs, As = model.forward(X)
+    out = {f"{split}/loss": float(loss.fn(As[-1], T).mean()),
+           f"{split}/acc": float((predict_labels(As[-1]) == y).mean())}
     delta = loss.delta(zs[-1], As[-1], T) * (1.0 / len(X))
     grads = dict(zip((name for name, _ in model.params()), model.backward(zs, As, delta)))
-    out = {}
     for l, W in enumerate(model.W):
         key = f"layer{l + 1}"
         out[f"{key}/grad_norm"] = float(np.linalg.norm(grads[f"W{l + 1}"]))
@@ -82,9 +83,9 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     def record(step):
         epoch = step / steps_per_epoch
         m = {"progress/epoch": epoch, "progress/steps": float(step)}
-        for split, (Xs, Ts, ys) in data.items():
-            m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, Xs, Ts, ys)
-        m.update(diagnostics(model, loss, X, T))
+        m.update(diagnostics(model, loss, X, T, y))  # train/loss, train/acc and the layers' health
+        for split in ("val", "test"):
+            m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split])
         if interval_steps:
             m["time/step_ms"] = 1000 * interval_time / interval_steps
         m["time/train_s"] = train_time

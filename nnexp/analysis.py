@@ -1,0 +1,128 @@
+"""Helpers shared by the study scripts in experiments/: load a sweep from MLflow, aggregate over
+seeds with t confidence intervals, draw with seaborn, and write a section of results/README.md.
+
+Analysis never retrains: everything here reads what the runs recorded.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+REPORT = RESULTS / "README.md"
+
+
+def latest_sweep(experiment: str, tracking_uri=None):
+    """The job runs of the most recent sweep (parent run) of `experiment`, as a DataFrame.
+
+    Columns: run_id, status, and MLflow's `params.*`, `metrics.*` (last values), `tags.*`.
+    Raises LookupError when the experiment or its sweep is missing.
+    """
+    from .tracking import load_runs
+
+    runs = load_runs(experiment, tracking_uri)
+    if runs is None or len(runs) == 0:
+        raise LookupError(f"no runs of experiment {experiment!r} in the MLflow store; run its preset first")
+    parent_col = "tags.mlflow.parentRunId"
+    if parent_col not in runs:
+        raise LookupError(f"experiment {experiment!r} holds no sweep (no child runs)")
+    parents = runs[runs[parent_col].isna()].sort_values("start_time")
+    for parent in reversed(list(parents.run_id)):
+        jobs = runs[runs[parent_col] == parent]
+        if len(jobs):
+            return jobs.reset_index(drop=True)
+    raise LookupError(f"experiment {experiment!r} holds no sweep with jobs")
+
+
+def histories(run_ids, keys, tracking_uri=None):
+    """Tidy per-evaluation values: run_id, key, step, value, for the given metric keys."""
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from .tracking import resolve_uri
+
+    client = MlflowClient(resolve_uri(tracking_uri))
+    rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
+            for m in client.get_metric_history(rid, key)]
+    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
+
+
+def t_interval(values, level=0.95):
+    """(low, high) of the t confidence interval of the mean; (mean, mean) for one value."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return (math.nan, math.nan)
+    m = x.mean()
+    if len(x) < 2:
+        return (m, m)
+    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return (m - half, m + half)
+
+
+def summarise(df, by, value):
+    """Mean, 95% CI and count of `value` per group of `by` columns (a tidy DataFrame)."""
+    rows = []
+    for key, group in df.groupby(by, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        lo, hi = t_interval(group[value])
+        rows.append({**dict(zip(by, key)), "n_seeds": int(group[value].notna().sum()),
+                     "mean": float(group[value].mean()), "ci_low": lo, "ci_high": hi})
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def fmt_ci(mean, lo, hi, scale=100, digits=1):
+    """'97.3 ± 0.4' in percent by default (half-width of the CI)."""
+    if not math.isfinite(mean):
+        return "n/a"
+    half = (hi - lo) / 2 * scale if math.isfinite(hi) else math.nan
+    return f"{mean * scale:.{digits}f} ± {half:.{digits}f}"
+
+
+def figure(*args, **kwargs):
+    """A matplotlib figure with the Agg backend and seaborn's style (imports are lazy)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt.subplots(*args, **kwargs, constrained_layout=True)
+
+
+def save(fig, path: Path):
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_section(study: str, markdown: str, report: Path = REPORT):
+    """Replace (or append) the section between `<!-- BEGIN study -->` and `<!-- END study -->`."""
+    begin, end = f"<!-- BEGIN {study} -->", f"<!-- END {study} -->"
+    block = f"{begin}\n{markdown.strip()}\n{end}"
+    text = report.read_text() if report.exists() else "# nnexp results\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(text)
+
+
+def markdown_table(df, floatfmt=None) -> str:
+    """A GitHub Markdown table of a DataFrame (no extra dependency)."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        cells = [(floatfmt or "{:.4g}").format(v) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
