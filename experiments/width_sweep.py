@@ -51,10 +51,12 @@ def load(experiment, uri):
 
 
 def knee(x, y):
-    """Kneedle's knee: the point farthest below the chord from the first to the last point,
-    on axes scaled to [0, 1] (Satopää et al. 2011) — where the time curve turns upwards."""
+    """Kneedle's knee (Satopää et al. 2011) on a log-n axis, as the figure shows the curve: the
+    point farthest below the chord from the first to the last point, both axes scaled to [0, 1]
+    — where the time curve stops being flat and turns upwards."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    xn, yn = (x - x.min()) / np.ptp(x), (y - y.min()) / np.ptp(y)
+    lx = np.log2(x)
+    xn, yn = (lx - lx.min()) / np.ptp(lx), (y - y.min()) / np.ptp(y)
     return float(x[np.argmax(xn - yn)])
 
 
@@ -105,10 +107,14 @@ def plot_curves(runs, uri, out):
 
     fig, ax = figure(figsize=(8, 4.8))
     shown = hist[hist.width.isin([1, 2, 3, 5, 10, 50, 200])]
-    sns.lineplot(data=shown.assign(acc=shown.value * 100), x="step", y="acc", hue="width", palette="viridis",
-                 errorbar=t_interval, ax=ax, legend="full")
-    ax.set(xlabel="batches trained (each 1000 iterations of 20 samples)", ylabel="test accuracy (%)",
-           title="Learning curves of 81-n-2 on MNIST 0/1 (mean ± 95% CI over seeds)")
+    shown = shown.assign(acc=shown.value * 100, n=shown.width.astype(str))
+    order = [str(w) for w in sorted(shown.width.unique())]
+    # seeds of one width either learn or stay at chance: the mean line, with each seed drawn faintly
+    sns.lineplot(data=shown, x="step", y="acc", hue="n", hue_order=order, palette="tab10", errorbar=None, lw=2, ax=ax)
+    sns.lineplot(data=shown, x="step", y="acc", hue="n", hue_order=order, palette="tab10", units="run_id",
+                 estimator=None, lw=0.6, alpha=0.35, legend=False, ax=ax)
+    ax.set(ylim=(0, 102), xlabel="batches trained (each 1000 iterations of 20 samples)", ylabel="test accuracy (%)",
+           title="Learning curves of 81-n-2 on MNIST 0/1 (thick: mean over seeds; thin: each seed)")
     ax.legend(title="hidden nodes n", fontsize=8)
     save(fig, out / "accuracy_curves.png")
 
@@ -119,7 +125,7 @@ def plot_10class(df, out):
     fig, (ax1, ax2) = figure(1, 2, figsize=(13, 4.8))
     df = df.assign(acc=df.test_acc * 100)
     sns.lineplot(data=df, x="width", y="acc", hue="dataset", marker="o", errorbar=t_interval, ax=ax1)
-    ax1.set(xscale="log", xlabel="hidden units n (one hidden layer)", ylabel="test accuracy (%)",
+    ax1.set(xscale="log", ylim=(0, 100), xlabel="hidden units n (one hidden layer)", ylabel="test accuracy (%)",
             title="10 classes: 784-n-10 (MNIST subset), 64-n-10 (digits)")
     sns.lineplot(data=df, x="width", y="train_s", hue="dataset", marker="o", errorbar=t_interval, ax=ax2)
     ax2.set(xscale="log", yscale="log", xlabel="hidden units n (one hidden layer)",
@@ -177,7 +183,8 @@ def report(acc, ms, runs, ten):
         "",
         f"**Limits.** Made on the 10,000-digit MNIST subset ({int(runs.n_train.dropna().astype(int).iloc[0]) if runs.n_train.notna().any() else 'about 1,500'} "
         "training images of 0/1), a problem so easy that almost any network separates it; timings depend on "
-        "this machine and on running two jobs at once; "
+        "this machine: the same job's time per batch varies by up to about ±40% between runs on this 2-core "
+        "virtual machine (two jobs at once share its caches), hence the wide intervals; "
         f"{failed} run(s) ended other than FINISHED.",
     ]
     if ten is not None:

@@ -81,11 +81,13 @@ def test_rules_of_thumb_and_knee():
     rules = ws.rules_of_thumb(1024)
     assert rules["s = log2 N"] == 10 and rules["s = 2m + 1"] == 163
     assert list(rules.values())[2] == pytest.approx(17.18, abs=0.01)
-    x = np.array([1, 2, 5, 10, 20, 50, 100, 200])
-    y = np.where(x < 20, 10.0, 10 + 0.5 * (x - 20))  # flat, then linear from 20
-    assert ws.knee(x, y) == 20
+    x = 2.0 ** np.arange(9)  # 1 ... 256
+    assert ws.knee(x, np.where(x <= 16, 10.0, 10 + 10 * np.log2(x / 16))) == 16  # flat, then rising
+    assert ws.knee(x, np.where(x <= 4, 10.0, 10 + 10 * np.log2(x / 4))) == 4
     import pandas as pd
 
+    x = np.array([1, 2, 5, 10, 20, 50, 100, 200])
+    y = np.where(x < 20, 10.0, 10 + 0.5 * (x - 20))  # flat, then linear from 20
     df = pd.DataFrame({"width": np.repeat(x, 3), "ms_per_batch": np.repeat(y, 3) + np.tile([-0.1, 0, 0.1], len(x))})
     slope, (lo, hi), _ = ws.linear_fit(df)
     assert slope == pytest.approx(0.5, rel=1e-6) and lo < 0.5 < hi
