@@ -97,12 +97,11 @@ def test_rules_of_thumb_and_knee():
 def test_analysis_end_to_end_on_a_tiny_sweep(cli, tmp_path):
     proc = cli("+experiment=width_sweep_quick")
     assert proc.returncode == 0, proc.stderr
-    proc = cli("+experiment=width_sweep_10class", "dataset=digits", "model.hidden=[2],[16]", "seed=0",
-               "trainer.epochs=2", "hydra.launcher.n_jobs=1", "tracking.experiment=ten_quick")
+    proc = cli("+experiment=width_sweep_10class_quick")
     assert proc.returncode == 0, proc.stderr
     ws = load_script("width_sweep")
     out, report = tmp_path / "out", tmp_path / "README.md"
-    text = ws.main(["--experiment", "width_sweep_quick", "--ten-class-experiment", "ten_quick",
+    text = ws.main(["--experiment", "width_sweep_quick", "--ten-class-experiment", "width_sweep_10class_quick",
                     "--tracking-uri", cli.uri, "--out", str(out), "--report", str(report)])
     import matplotlib.image
     import pandas as pd
