@@ -38,6 +38,18 @@ def latest_sweep(experiment: str, tracking_uri=None):
     raise LookupError(f"experiment {experiment!r} holds no sweep with jobs")
 
 
+def latest_run(experiment: str, tracking_uri=None):
+    """The most recent single run (not part of a sweep) of `experiment`, as a row (pandas Series)."""
+    from .tracking import load_runs
+
+    runs = load_runs(experiment, tracking_uri)
+    if runs is None or len(runs) == 0:
+        raise LookupError(f"no runs of experiment {experiment!r} in the MLflow store; run its preset first")
+    if "tags.mlflow.parentRunId" in runs:
+        runs = runs[runs["tags.mlflow.parentRunId"].isna()]
+    return runs.sort_values("start_time").iloc[-1]
+
+
 def histories(run_ids, keys, tracking_uri=None):
     """Tidy per-evaluation values: run_id, key, step, value, for the given metric keys."""
     import pandas as pd

@@ -106,6 +106,8 @@ def validate(cfg) -> None:
 
     _choice(cfg.init, "scheme", list(INITIALIZERS), "init.scheme")
     _num(cfg.init, "bias", name="init.bias")
+    if cfg.init.get("value") is not None:
+        _num(cfg.init, "value", name="init.value")
     _choice(cfg.activation, "name", list(HIDDEN_ACTIVATIONS), "activation.name")
     if "slope" in cfg.activation:
         _num(cfg.activation, "slope", 0, name="activation.slope")

@@ -35,9 +35,11 @@ def build(cfg, n_in, n_out, rng):
     slope = cfg.activation.get("slope")
     hidden = make_activation(cfg.activation.name, slope, key="activation.name")
     out = make_activation(cfg.model.output, output=True, key="model.output")
+    init = get_initializer(cfg.init.scheme, cfg.init.get("value"))
+    if getattr(init, "legacy_rng", False):
+        rng = np.random.RandomState(cfg.seed)  # the stream np.random.seed(seed) gives, in layer order
     model = MLP([n_in, *widths, n_out], hidden, out, bias=cfg.model.bias,
-                dtype=np.dtype(cfg.model.dtype), init=get_initializer(cfg.init.scheme),
-                bias_init=cfg.init.bias, rng=rng)
+                dtype=np.dtype(cfg.model.dtype), init=init, bias_init=cfg.init.bias, rng=rng)
     return model, make_loss(cfg.loss.name, out, n_out, cfg.loss.reduction)
 
 
@@ -104,7 +106,7 @@ def run(cfg, progress=None):
         raise
     run_id = tracker.run_id
     tracker.end(*tracker_status)
-    result.update(run_id=run_id, tracking_uri=tracker.uri, model=repr(model), n_params=model.n_params(),
+    result.update(run_id=run_id, tracking_uri=tracker.uri, model=repr(model), network=model, n_params=model.n_params(),
                   dataset=ds.describe() if hasattr(ds, "describe") else ds.name)
     return result
 

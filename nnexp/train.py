@@ -38,20 +38,26 @@ def evaluate(model, loss, X, T, y):
 
 def diagnostics(model, loss, X, T, y, split="train"):
     """Loss and accuracy on a split plus per-layer health, from one forward and one backward pass:
-    gradient (of the mean loss) and weight norms of each layer, the fraction of saturated
-    (sigmoid/tanh) unit activations, and the fraction of dead ReLU units (zero for every sample)."""
+    gradient (of the mean loss) and weight norms and the gradient's std of each layer; for hidden
+    layers the activations' std, their spread across units (a symmetry measure: 0 when all units
+    are identical), the fraction of saturated (sigmoid/tanh) unit activations and the fraction of
+    dead ReLU units (zero for every sample)."""
     zs, As = model.forward(X)
     out = {f"{split}/loss": float(loss.fn(As[-1], T).mean()),
-           f"{split}/acc": float((predict_labels(As[-1]) == y).mean())}
+           f"{split}/acc": float((predict_labels(As[-1]) == y).mean()),
+           f"{split}/abs_err": float(np.abs(T - As[-1]).mean())}  # mean |target - output|, Trask's "Error"
     delta = loss.delta(zs[-1], As[-1], T) * (1.0 / len(X))
     grads = dict(zip((name for name, _ in model.params()), model.backward(zs, As, delta)))
     for l, W in enumerate(model.W):
         key = f"layer{l + 1}"
         out[f"{key}/grad_norm"] = float(np.linalg.norm(grads[f"W{l + 1}"]))
         out[f"{key}/weight_norm"] = float(np.linalg.norm(W))
+        out[f"{key}/grad_std"] = float(grads[f"W{l + 1}"].std())  # Glorot & Bengio's view, with act_std
         if l == len(model.W) - 1:
             continue  # output layer: no hidden-unit diagnostics
         act, a = model.acts[l], As[l + 1]
+        out[f"{key}/act_std"] = float(a.std())
+        out[f"{key}/unit_spread"] = float(a.std(axis=1).mean())  # 0 when every unit computes the same
         if act.saturates:
             out[f"{key}/saturated_frac"] = float(act.saturated(a).mean())
         if act.can_die:

@@ -99,12 +99,20 @@ def test_chain_rule_example_of_seed_000():
 
 @pytest.mark.parametrize("name", list(INITIALIZERS))
 def test_initializers_shape_and_scale(name):
-    W = INITIALIZERS[name](400, 300, np.random.default_rng(0))
+    init = INITIALIZERS[name]
+    rng = np.random.RandomState(0) if getattr(init, "legacy_rng", False) else np.random.default_rng(0)
+    W = init(400, 300, rng)
     assert W.shape == (400, 300)
     expected_std = {"zero": 0.0, "normal_fanin": 400**-0.5, "normal": 1.0, "uniform": 3**-0.5,
-                    "xavier": np.sqrt(6 / 700) / np.sqrt(3), "he": np.sqrt(2 / 400)}[name]
+                    "uniform_legacy": 3**-0.5, "xavier": np.sqrt(6 / 700) / np.sqrt(3), "he": np.sqrt(2 / 400),
+                    "constant": 0.0}[name]
     assert W.std() == pytest.approx(expected_std, rel=0.02, abs=1e-12)
     assert abs(W.mean()) < 0.01 * max(expected_std, 1e-3)
+
+
+def test_constant_init_takes_its_value():
+    W = get_initializer("constant", 0.6)(2, 3, None)
+    assert W.shape == (2, 3) and (W == 0.6).all()
 
 
 def test_unknown_names_list_the_valid_ones():

@@ -108,3 +108,24 @@ def test_sum_reduction_is_the_mean_times_the_batch(compose_cfg):
     assert mean["final"]["train/loss"] == pytest.approx(total["final"]["train/loss"], rel=1e-9)
     plain = run(compose_cfg(*base, "loss.reduction=sum", "optim.lr=0.5"))
     assert plain["final"]["train/loss"] != pytest.approx(mean["final"]["train/loss"], rel=1e-3)
+
+
+def test_dead_fraction_and_unit_spread_on_a_hand_built_network():
+    """Two ReLU units on x in [1, 2]: unit 1 has weight -1 (z < 0 for every sample: dead),
+    unit 2 weight +1 (alive). dead_frac = 1/2; the units differ, so the spread is > 0."""
+    from nnexp.activations import make_activation
+    from nnexp.losses import make_loss
+    from nnexp.model import MLP
+    from nnexp.train import diagnostics, encode_targets
+
+    model = MLP([1, 2, 2], make_activation("relu", key="k"), make_activation("softmax", output=True, key="k"),
+                bias=False, dtype=np.float64, init=lambda i, o, rng: np.ones((i, o)), rng=None)
+    model.W[0][:] = [[-1.0, 1.0]]
+    X = np.array([[1.0], [1.5], [2.0]])
+    y = np.array([0, 1, 1])
+    d = diagnostics(model, make_loss("cross_entropy", model.acts[-1], 2), X, encode_targets(y, 2, dtype=np.float64), y)
+    assert d["layer1/dead_frac"] == 0.5
+    assert d["layer1/unit_spread"] == pytest.approx(np.mean([0.5, 0.75, 1.0]))  # std of (0, x) = x/2
+    model.W[0][:] = [[1.0, 1.0]]  # identical units: no spread, none dead
+    d = diagnostics(model, make_loss("cross_entropy", model.acts[-1], 2), X, encode_targets(y, 2, dtype=np.float64), y)
+    assert d["layer1/unit_spread"] == 0.0 and d["layer1/dead_frac"] == 0.0

@@ -81,7 +81,7 @@ def choice(opts: Mapping, key: str, allowed: tuple[str, ...]) -> str:
     """opts[key] as one of the allowed strings."""
     value = opts[key]
     if value not in allowed:
-        raise ConfigError(f"dataset.{key}", f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"dataset.{key}", f"{value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
     return value
 
 

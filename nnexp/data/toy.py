@@ -36,6 +36,19 @@ def load_xor(cfg, seed: int) -> Dataset:
                    class_names=("0", "1"), source=f"Trask's table, target {opts['target']}")
 
 
+def load_neuron(cfg, seed: int) -> Dataset:
+    """One sample, input x (default 1.0) with label 0 or 1: seed 004's single saturated neuron
+    (Nielsen's example: input 1, target 0). train = val = test."""
+    opts = read_options(cfg, {"x": 1.0, "target": 0})
+    x = number(opts, "x", -1e6, 1e6)
+    target = choice(opts, "target", (0, 1))
+    data_seed(opts, seed)  # validated for uniformity, not used: nothing here is random
+    X, y = np.array([[x]]), np.array([target])
+    return Dataset(name="neuron", X_train=X.copy(), X_val=X.copy(), X_test=X.copy(),
+                   y_train=y.copy(), y_val=y.copy(), y_test=y.copy(), n_classes=2,
+                   class_names=("0", "1"), source=f"one sample: x = {x:g}, target {target}")
+
+
 # --- TensorFlow Playground generators: (n, rng, noise) -> (X (n, 2), labels in {-1, +1}) -------
 
 def _half(n: int) -> tuple[int, int]:
