@@ -17,10 +17,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# study -> (presets that record its runs, analysis script in experiments/)
+# study -> (what --rerun runs: presets by name, or reference scripts in experiments/ (*.py); the analysis script)
 STUDIES = {
     "width_sweep": (["width_sweep", "width_sweep_10class"], "width_sweep.py"),
     "wide_vs_deep": (["wide_vs_deep"], "wide_vs_deep.py"),
+    "reproductions": (["trask_xor", "trask_2layer", "rashid_reference.py", "rashid_mnist"], "reproductions.py"),
 }
 
 
@@ -45,9 +46,11 @@ def main(argv=None) -> int:
     for study in args.studies or list(STUDIES):
         presets, script = STUDIES[study]
         if args.rerun:
-            for preset in presets:
-                if run([sys.executable, "-m", "nnexp", f"+experiment={preset}"], env) != 0:
-                    print(f"reproduce: error: preset {preset} failed; results/{study} left as it was", file=sys.stderr)
+            for step in presets:
+                cmd = ([sys.executable, str(ROOT / "experiments" / step)] if step.endswith(".py")
+                       else [sys.executable, "-m", "nnexp", f"+experiment={step}"])
+                if run(cmd, env) != 0:
+                    print(f"reproduce: error: {step} failed; results/{study} left as it was", file=sys.stderr)
                     return 1
         if run([sys.executable, str(ROOT / "experiments" / script)], env) != 0:
             print(f"reproduce: error: the analysis of {study} failed", file=sys.stderr)
