@@ -22,11 +22,16 @@ class Loss:
 
     name = "loss"
     allowed_outputs: tuple = ()
+    exact_gradient = True  # False: a published update rule that is not this loss's gradient (see RashidMSE)
 
     def __init__(self, out, reduction="mean"):
         self.out = out
         self.softmax = isinstance(out, Softmax)
         self.reduction = reduction  # over the batch: "mean", or "sum" as Trask's full-batch update
+
+    def back_delta(self, z, a, y):
+        """The error the output layer sends to the layer below; for an exact gradient, None (= delta)."""
+        return None
 
     def __repr__(self):
         return f"{type(self).__name__}(out={self.out.name})"
@@ -75,7 +80,25 @@ class CrossEntropy(Loss):
         return a - y
 
 
-LOSSES = {c.name: c for c in (MSE, CrossEntropy)}
+class RashidMSE(MSE):
+    """Seed 001's update rule (Rashid, *Make Your Own Neural Network*): not a gradient.
+
+    The output weights get the quadratic cost's gradient, δ_out = (a - y) ⊙ σ'(z), but the error
+    sent back to the hidden layer is the raw output error (a - y), "split by the weights", without
+    σ'(z_out): hidden_errors = W_out.T @ (target - output) in the seed's code. Kept under its own
+    name so the seed's printed accuracy can be reproduced; `mse` is the exact gradient.
+    """
+
+    name = "mse_rashid"
+    allowed_outputs = ("sigmoid",)
+    exact_gradient = False
+
+    def back_delta(self, z, a, y):
+        """What the output layer sends back: (a - y), without the sigmoid's derivative."""
+        return a - y
+
+
+LOSSES = {c.name: c for c in (MSE, CrossEntropy, RashidMSE)}
 
 
 def make_loss(name: str, out, n_out: int, reduction: str = "mean") -> Loss:

@@ -61,13 +61,16 @@ class MLP:
         return self.forward(X)[1][-1]
 
     # --- backward -----------------------------------------------------------------------------
-    def backward(self, zs, As, delta):
+    def backward(self, zs, As, delta, back=None):
         """Gradients for every parameter, given dL/dz at the output `delta` (batch, n_out).
 
         Returns a list aligned with `params()`. The caller scales delta (1/batch for a mean loss).
+        `back`, when given, is what the output layer sends to the layer below instead of delta:
+        only for a published update rule that is not a gradient (losses.RashidMSE).
         """
         grads = []
         dZ, dA = delta, None
+        sent = delta if back is None else back  # what the output layer passes down
         for l in range(len(self.W) - 1, -1, -1):
             layer = [As[l].T @ dZ]  # dW (n_in, n_out)
             if self.b[l] is not None:
@@ -76,7 +79,7 @@ class MLP:
                 layer.append(PReLU.alpha_grad(zs[l], dA))  # dα (n_out,)
             grads = layer + grads
             if l > 0:
-                dA = dZ @ self.W[l].T  # dL/da_l (batch, n_in)
+                dA = (sent if l == len(self.W) - 1 else dZ) @ self.W[l].T  # dL/da_l (batch, n_in)
                 act, z, a = self.acts[l - 1], zs[l - 1], As[l]
                 g = act.grad(z, a, self.alpha[l - 1]) if self.alpha[l - 1] is not None else act.grad(z, a)
                 dZ = dA * g

@@ -47,7 +47,9 @@ def diagnostics(model, loss, X, T, y, split="train"):
            f"{split}/acc": float((predict_labels(As[-1]) == y).mean()),
            f"{split}/abs_err": float(np.abs(T - As[-1]).mean())}  # mean |target - output|, Trask's "Error"
     delta = loss.delta(zs[-1], As[-1], T) * (1.0 / len(X))
-    grads = dict(zip((name for name, _ in model.params()), model.backward(zs, As, delta)))
+    back = loss.back_delta(zs[-1], As[-1], T)
+    back = None if back is None else back * (1.0 / len(X))
+    grads = dict(zip((name for name, _ in model.params()), model.backward(zs, As, delta, back)))
     for l, W in enumerate(model.W):
         key = f"layer{l + 1}"
         out[f"{key}/grad_norm"] = float(np.linalg.norm(grads[f"W{l + 1}"]))
@@ -126,7 +128,10 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
                 zs, As = model.forward(xb)
                 delta = loss.delta(zs[-1], As[-1], tb)
                 delta *= s
-                opt.step(model.backward(zs, As, delta))
+                back = loss.back_delta(zs[-1], As[-1], tb)  # None for every exact gradient
+                if back is not None:
+                    back *= s
+                opt.step(model.backward(zs, As, delta, back))
             step += 1
             dt = time.perf_counter() - tic
             train_time += dt

@@ -13,7 +13,8 @@ from nnexp.losses import LOSSES, make_loss
 from nnexp.model import MLP
 from nnexp.train import encode_targets
 
-PAIRS = [(out, loss) for loss, cls in LOSSES.items() for out in cls.allowed_outputs]
+# every exact loss: its backprop must be its gradient (mse_rashid is a published rule, tested below)
+PAIRS = [(out, loss) for loss, cls in LOSSES.items() if cls.exact_gradient for out in cls.allowed_outputs]
 
 
 def total_loss(model, loss, X, T):
@@ -63,6 +64,35 @@ def test_gradients_match_finite_differences(hidden, out, loss_name, bias):
         for (name, _), a, n in zip(model.params(), analytic, numeric):
             rel = np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), 1e-12)
             assert rel < 1e-6, f"{name}: relative error {rel:.2e}"
+
+
+def test_mse_rashid_is_one_step_of_seed_001s_code():
+    """One update of nnexp's mse_rashid equals one update of the seed's per-sample code (float64)."""
+    rng = np.random.default_rng(0)
+    w_h, w_o = rng.normal(0, 784**-0.5, (20, 6)), rng.normal(0, 20**-0.5, (3, 20))  # seed layout: (out, in)
+    x, t = rng.uniform(0.01, 1, 6), np.array([0.01, 0.99, 0.01])
+    # the seed's train() on column vectors
+    inputs, targets = x[:, None], t[:, None]
+    h = 1 / (1 + np.exp(-(w_h @ inputs)))
+    o = 1 / (1 + np.exp(-(w_o @ h)))
+    err = targets - o
+    hidden_err = w_o.T @ err
+    w_o_seed = w_o + 0.1 * (err * o * (1 - o)) @ h.T
+    w_h_seed = w_h + 0.1 * (hidden_err * h * (1 - h)) @ inputs.T
+    # nnexp: rows are samples, W is (in, out)
+    from nnexp.optim import SGD
+
+    model = MLP([6, 20, 3], make_activation("sigmoid", key="k"), make_activation("sigmoid", output=True, key="k"),
+                bias=False, dtype=np.float64, init=lambda i, o_, r: np.zeros((i, o_)), rng=None)
+    model.W[0][:], model.W[1][:] = w_h.T, w_o.T
+    loss = make_loss("mse_rashid", model.acts[-1], 3)
+    zs, As = model.forward(x[None, :])
+    grads = model.backward(zs, As, loss.delta(zs[-1], As[-1], t[None, :]), loss.back_delta(zs[-1], As[-1], t[None, :]))
+    SGD(model.params(), 0.1).step(grads)
+    np.testing.assert_allclose(model.W[1], w_o_seed.T, rtol=1e-12)
+    np.testing.assert_allclose(model.W[0], w_h_seed.T, rtol=1e-12)
+    exact = make_loss("mse", model.acts[-1], 3)  # and the exact gradient is a different rule
+    assert exact.back_delta(zs[-1], As[-1], t[None, :]) is None
 
 
 def test_every_output_loss_pair_is_allowed_or_refused_clearly():
@@ -120,7 +150,7 @@ def test_unknown_names_list_the_valid_ones():
         make_activation("foo", key="activation.name")
     with pytest.raises(ConfigError, match="allowed: zero, normal_fanin"):
         get_initializer("glorot")
-    with pytest.raises(ConfigError, match="allowed: mse, cross_entropy"):
+    with pytest.raises(ConfigError, match="allowed: mse, cross_entropy, mse_rashid"):
         make_loss("hinge", make_activation("softmax", output=True, key="k"), 3)
 
 

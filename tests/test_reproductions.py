@@ -45,7 +45,8 @@ def test_trask_2layer_outputs(compose_cfg):
 def test_rashid_preset_is_seed_001s_protocol(compose_cfg):
     cfg = compose_cfg("experiment=rashid_mnist", hydra_cfg=True)
     assert list(cfg.model.hidden) == [200] and cfg.model.bias is False and cfg.model.output == "sigmoid"
-    assert (cfg.activation.name, cfg.init.scheme, cfg.loss.name) == ("sigmoid", "normal_fanin", "mse")
+    assert (cfg.activation.name, cfg.init.scheme, cfg.loss.name) == ("sigmoid", "normal_fanin", "mse_rashid")
+    assert compose_cfg("experiment=rashid_mnist_exact").loss.name == "mse"
     assert (cfg.optim.lr, cfg.trainer.batch_size, cfg.trainer.epochs) == (0.1, 1, 5)
     assert list(cfg.loss.targets) == [0.01, 0.99] and cfg.dataset.scale == "rashid" and cfg.dataset.val_frac == 0
     assert str(cfg.hydra.sweeper.params.seed) == "0,1,2"
