@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import signal
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -74,12 +75,15 @@ def preflight(argv) -> None:
     if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
         return  # Hydra answers these itself
     config_name = args.config_name or "config"
+    config_dir = Path(args.config_path).resolve() if args.config_path else CONF_DIR  # e.g. a search's best config
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="nnexp"):
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3", job_name="nnexp"):
             first = next(_variants(args.overrides, {}))
             cfg = compose(config_name, overrides=first, return_hydra_config=True)
             params = cfg.hydra.sweeper.get("params")
             params = OmegaConf.to_container(params, resolve=False) if params else {}
+            if "search" in cfg:
+                return _preflight_search(cfg, first)
             seen = set()
             for overrides in _variants(args.overrides, params):
                 job = compose(config_name, overrides=overrides)
@@ -90,6 +94,27 @@ def preflight(argv) -> None:
                     check_available(job.dataset)
     except HydraException as e:
         raise NnexpError(_one_line(e)) from e
+
+
+def _preflight_search(cfg, overrides):
+    """A search: its settings, its space, and a trial config at every end of every range."""
+    from hydra import compose
+    from omegaconf import open_dict
+
+    from .data import check_available
+    from .search import validate_search
+
+    space = validate_search(cfg.search)
+    variants = [[]]
+    for key, (kind, spec) in space.items():
+        values = spec if kind == "categorical" else spec[:2]
+        variants += [[f"{key}={v}"] for v in values]
+    for extra in variants:
+        job = compose("config", overrides=[*overrides, *extra])
+        with open_dict(job):
+            job.pop("search")
+        validate(job)
+    check_available(job.dataset)
 
 
 def _summary(cfg, result, multirun):
@@ -115,6 +140,14 @@ def hydra_main(cfg: DictConfig) -> float:
     from .experiment import run
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    if "search" in cfg:  # +search=NAME: an Optuna study instead of one run
+        from .search import run_search
+
+        try:
+            return run_search(cfg, list(HydraConfig.get().overrides.task), Path(HydraConfig.get().runtime.output_dir))
+        except NnexpError as e:
+            print(f"nnexp: error: {e}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
     try:
         result = run(cfg)
     except NnexpError as e:
@@ -134,12 +167,20 @@ def _terminate(signum, frame):
 
 
 def normalise(argv):
-    """`+experiment=X` and `experiment=X` both select a preset.
+    """`+experiment=X` and `experiment=X` both select a preset, and `--config-path DIR` may be
+    relative to the working directory.
 
     The defaults list holds `experiment: null` (so presets are listed and override everything),
     where Hydra itself accepts only `experiment=X`; the `+` spelling is the one nnexp's docs use.
+    Hydra reads a relative --config-path relative to the nnexp package; users mean their cwd.
     """
-    return [a[1:] if a.startswith("+experiment=") else a for a in argv]
+    out = [a[1:] if a.startswith("+experiment=") else a for a in argv]
+    for i, a in enumerate(out):
+        if a in ("--config-path", "-cp") and i + 1 < len(out):
+            out[i + 1] = str(Path(out[i + 1]).resolve())
+        elif a.startswith("--config-path="):
+            out[i] = "--config-path=" + str(Path(a.split("=", 1)[1]).resolve())
+    return out
 
 
 def main(argv=None) -> None:

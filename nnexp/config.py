@@ -79,6 +79,9 @@ def validate(cfg) -> None:
     for group in GROUPS:
         if group not in cfg:
             raise ConfigError(group, "missing config group")
+        if not hasattr(cfg[group], "keys"):
+            raise ConfigError(group, f"{cfg[group]!r} is a value, not the group's settings (a config without "
+                              f"the {group} group, e.g. a search's best config: set {group}.KEY=VALUE instead)")
         unknown = set(cfg[group]) - group_keys(group)
         if unknown:
             raise ConfigError(f"{group}.{sorted(unknown)[0]}",

@@ -15,3 +15,12 @@ class ConfigError(NnexpError):
 
 class DataError(NnexpError):
     """A dataset that is missing, corrupt or does not fit the requested options."""
+
+
+class RunStopped(Exception):
+    """Raised by a training callback to stop a run early on purpose (e.g. a search pruning a
+    trial): the run ends with `status` (an MLflow status) and `reason` instead of FAILED."""
+
+    def __init__(self, status: str, reason: str):
+        self.status, self.reason = status, reason
+        super().__init__(reason)

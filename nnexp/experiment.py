@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from .activations import make_activation
 from .config import validate, validate_with_data
+from .errors import RunStopped
 from .initializers import get_initializer
 from .losses import make_loss
 from .model import MLP
@@ -65,8 +66,13 @@ def save_weights(model, path):
     np.savez(path, **{name: p for name, p in model.params()})
 
 
-def run(cfg, progress=None):
-    """Validate, load, train and record one job. Returns the trainer's result plus run info."""
+def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None):
+    """Validate, load, train and record one job. Returns the trainer's result plus run info.
+
+    `callback(metrics, step)` is called after each evaluation, after the metrics are logged (a
+    search reports them to Optuna there, and may raise RunStopped to prune); `parent_run_id`,
+    `tags` and `run_name` place the MLflow run (default parent: the sweep's, if any).
+    """
     from .data import load_dataset
 
     validate(cfg)
@@ -77,18 +83,25 @@ def run(cfg, progress=None):
     data = encode_splits(ds, n_out, cfg.loss.targets, model.dtype)
     opt = SGD(model.params(), cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay)
 
-    run_name = cfg.tracking.get("run_name") or f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"
+    run_name = run_name or cfg.tracking.get("run_name") or \
+        f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"
     tracker = make_tracker(cfg.tracking)
     tracker.start(cfg.tracking.experiment, run_name=run_name,
                   params=flatten(OmegaConf.to_container(cfg, resolve=True)),
                   tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
                         "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
-                        "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train)},
-                  parent_run_id=os.environ.get(PARENT_ENV))
+                        "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
+                  parent_run_id=parent_run_id or os.environ.get(PARENT_ENV))
+
+    def on_eval(metrics, step):
+        tracker.log_metrics(metrics, step)
+        if callback is not None:
+            callback(metrics, step)
+
     try:
         with _blas_threads(cfg.trainer.get("threads")):
             result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
-                           callback=tracker.log_metrics,
+                           callback=on_eval,
                            progress=cfg.trainer.progress if progress is None else progress)
         if result["diverged"]:
             reason = f"diverged: loss not finite at epoch {result['diverged_at_epoch']:g}"
@@ -100,6 +113,9 @@ def run(cfg, progress=None):
                 _log_artifacts(tracker, cfg, model, result, run_name)
     except KeyboardInterrupt:
         tracker.end("KILLED", "interrupted (SIGINT/SIGTERM)")
+        raise
+    except RunStopped as e:
+        tracker.end(e.status, e.reason)
         raise
     except BaseException as e:
         tracker.end("FAILED", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
