@@ -134,9 +134,12 @@ PRUNERS = {
 # --- the study ---------------------------------------------------------------------------------
 def open_study(s, create=False):
     """The study in its RDB storage, with heartbeats and a retry of stale (dead-worker) trials."""
+    import warnings
+
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat retry API
     url = s.get("storage") or DEFAULT_STORAGE
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:

@@ -1,0 +1,207 @@
+"""Optuna search: the space syntax, pruning, resume, workers, faults and the MLflow record."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, all_runs
+from nnexp.errors import ConfigError
+from nnexp.search import parse_space
+
+FAST = ["search.n_trials=4", "trainer.epochs=2"]
+
+
+def study_trials(path, name="digits"):
+    import optuna
+
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{path}").get_trials()
+
+
+def states(trials):
+    return sorted(t.state.name for t in trials)
+
+
+def test_space_syntax_of_hydras_optuna_sweeper():
+    space = parse_space({"model.hidden": "choice([32], [64,64])", "activation": "choice(relu, tanh)",
+                         "optim.lr": "tag(log, interval(0.001, 1.0))", "optim.momentum": "interval(0.0, 0.9)",
+                         "trainer.epochs": "int(interval(2, 10))",
+                         "model.budget": "tag(log, int(interval(1000, 100000)))", "trainer.batch_size": "range(16, 80, 16)"})
+    assert space["model.hidden"] == ("categorical", ["[32]", "[64,64]"])
+    assert space["activation"] == ("categorical", ["relu", "tanh"])
+    assert space["optim.lr"] == ("float", (0.001, 1.0, None, True))
+    assert space["optim.momentum"] == ("float", (0.0, 0.9, None, False))
+    assert space["trainer.epochs"] == ("int", (2, 10, None, False))
+    assert space["model.budget"] == ("int", (1000, 100000, None, True))
+    assert space["trainer.batch_size"] == ("categorical", ["16", "32", "48", "64"])
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"optim.lr": "interval(1.0, 0.5)"}, "interval(1.0, 0.5) is empty"),
+    ({"optim.lr": "tag(log, interval(0.0, 1.0))"}, "not positive (log)"),
+    ({"trainer.batch_size": "range(64, 16, 16)"}, "holds no value"),
+    ({"optim.lr": "0.1"}, "a single value, not a search space"),
+    ({"optim.lr": "interval(0.1"}, "cannot parse"),
+    ({}, "the search space is empty"),
+])
+def test_bad_search_spaces_are_one_line(params, message):
+    with pytest.raises(ConfigError, match="search.params") as err:
+        parse_space(params)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_search_records_trials_resumes_and_adds_none(cli, tmp_path):
+    proc = cli("+search=digits", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    assert "best val/acc" in proc.stdout and "optuna-dashboard sqlite:///optuna.db --host 127.0.0.1" in proc.stdout
+    trials = study_trials(tmp_path / "optuna.db")
+    assert len(trials) == 4 and set(states(trials)) <= {"COMPLETE", "PRUNED"}
+    runs = all_runs(cli.uri)
+    parent = [r for r in runs if r.data.tags.get("nnexp.kind") == "search"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    assert len(parent) == 1 and parent[0].info.status == "FINISHED"
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in children) == [0, 1, 2, 3]
+    assert {r.info.status for r in children} <= {"FINISHED", "KILLED"}  # KILLED = pruned
+    from mlflow.tracking import MlflowClient
+
+    artifacts = {a.path for a in MlflowClient(cli.uri).list_artifacts(parent[0].info.run_id)}
+    assert {"best_digits.yaml", "optimization_history.png"} <= artifacts
+    # the same command again resumes: nothing is added
+    proc = cli("+search=digits", *FAST)
+    assert proc.returncode == 0 and "(0 run now" in proc.stdout
+    assert len(study_trials(tmp_path / "optuna.db")) == 4
+    assert len([r for r in all_runs(cli.uri) if r.data.tags.get("nnexp.kind") == "search"]) == 1  # same parent
+    # a larger budget continues the study up to it
+    assert cli("+search=digits", "search.n_trials=6", "trainer.epochs=2").returncode == 0
+    assert len(study_trials(tmp_path / "optuna.db")) == 6
+    # the best config reruns the best trial
+    best = next(tmp_path.glob("outputs/*/*/best_digits.yaml"))
+    proc = cli("--config-path", str(best.parent), "--config-name", "best_digits", "tracking.enabled=false")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slow
+def test_parallel_workers_share_one_study(cli, tmp_path):
+    proc = cli("+search=digits", "search.n_trials=6", "search.workers=2", "trainer.epochs=2")
+    assert proc.returncode == 0, proc.stderr
+    trials = study_trials(tmp_path / "optuna.db")
+    assert 6 <= len(trials) <= 7  # each worker checks the count before asking: at most workers - 1 over
+    assert "RUNNING" not in states(trials)
+    assert not [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"]
+
+
+def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg, tmp_path, monkeypatch):
+    """A pruner that always prunes, then a space where one value diverges: PRUNED and FAIL trials,
+    their MLflow runs KILLED / FAILED with the reason, the study completes."""
+    import optuna
+    from omegaconf import open_dict
+
+    from nnexp import search
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+
+    class AlwaysPrune(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return len(trial.intermediate_values) >= 3
+
+    overrides = ["+search=digits", "trainer.epochs=3", "loss=mse", "model.output=linear"]
+    cfg = compose_cfg(*overrides)
+    with open_dict(cfg):
+        cfg.search.params = {"optim.lr": "choice(0.05, 1e9)"}
+        cfg.search.n_trials = 4
+        cfg.search.storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    monkeypatch.setitem(search.PRUNERS, "median", AlwaysPrune)
+    search.run_search(cfg, overrides, tmp_path / "out")
+    trials = study_trials(tmp_path / "optuna.db")
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert len(trials) == 4 and pruned and failed and len(pruned) + len(failed) == 4
+    assert all("diverged" in t.user_attrs["fail_reason"] for t in failed)
+    runs = all_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    kids = {int(r.data.tags["optuna.trial"]): r for r in runs if "optuna.trial" in r.data.tags}
+    for t in pruned:
+        assert kids[t.number].info.status == "KILLED" and "pruned" in kids[t.number].data.tags["nnexp.end_reason"]
+    for t in failed:
+        assert kids[t.number].info.status == "FAILED"
+
+
+def _popen_search(tmp_path, *args):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "nnexp", "+search=digits", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_running_trial(tmp_path, proc, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if (tmp_path / "optuna.db").exists():
+            try:
+                if "RUNNING" in states(study_trials(tmp_path / "optuna.db")):
+                    return True
+            except Exception:
+                pass  # the study is being created
+        time.sleep(0.3)
+    return False
+
+
+@pytest.mark.slow
+def test_killed_worker_trial_is_detected_stale_and_retried(tmp_path):
+    slow = ["search.n_trials=2", "search.heartbeat=1", "trainer.batch_size=1", "trainer.epochs=500"]
+    proc = _popen_search(tmp_path, *slow)
+    try:
+        assert _wait_for_running_trial(tmp_path, proc)
+        time.sleep(2)  # the trial's MLflow run exists and heartbeats have been written
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    time.sleep(4)  # longer than the grace period (3 heartbeats)
+    rerun = _popen_search(tmp_path, "search.n_trials=2", "search.heartbeat=1", "trainer.epochs=1")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    trials = study_trials(tmp_path / "optuna.db")
+    assert "RUNNING" not in states(trials)
+    stale = [t for t in trials if t.state.name == "FAIL"]
+    assert len(stale) == 1  # the killed one, failed by its missing heartbeat ...
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == stale[0].number]
+    assert len(retried) == 1 and retried[0].state.name in ("COMPLETE", "PRUNED")  # ... and run again
+    assert retried[0].params == stale[0].params
+    assert not [r for r in all_runs(f"sqlite:///{tmp_path / 'mlflow.db'}") if r.info.status == "RUNNING"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_nothing_running(tmp_path):
+    proc = _popen_search(tmp_path, "search.n_trials=3", "trainer.batch_size=1", "trainer.epochs=500")
+    try:
+        assert _wait_for_running_trial(tmp_path, proc)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "RUNNING" not in states(study_trials(tmp_path / "optuna.db"))
+    runs = all_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert runs and not [r for r in runs if r.info.status == "RUNNING"]
+    assert [r.info.status for r in runs if r.data.tags.get("nnexp.kind") == "search"] == ["KILLED"]
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["search.sampler=foo"], "search.sampler: 'foo' is not allowed; expected one of: tpe, random, qmc"),
+    (["search.n_trials=0"], "search.n_trials: 0 is not allowed"),
+    (["search.storage=foo://x"], "search.storage: 'foo://x' is not allowed"),
+    (["search.storage=postgresql://nobody@127.0.0.1:1/none"], "search.storage=postgresql://nobody@127.0.0.1:1/none: cannot open the study"),
+    (["search.metric=val/f1"], "search.metric"),
+])
+def test_bad_search_settings_are_one_line(cli, args, expected):
+    proc = cli("+search=digits", *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert not [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"]
