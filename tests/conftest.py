@@ -46,3 +46,40 @@ def all_runs(uri):
     client = MlflowClient(uri)
     exps = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(exps) if exps else []
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server (Debian's `postgresql` package) on 127.0.0.1 and a free port, in a
+    temporary cluster, stopped and removed afterwards. As root the server runs as user postgres."""
+    import glob
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not bins:
+        pytest.fail("PostgreSQL is not installed: .ci/run installs Debian's postgresql package")
+    bindir = Path(bins[-1]).parent
+    root = os.geteuid() == 0
+    as_db = (lambda cmd: ["runuser", "-u", "postgres", "--", *cmd]) if root else (lambda cmd: cmd)
+    data = tempfile.mkdtemp(prefix="nnexp-pg-")
+    os.chmod(data, 0o700)
+    if root:
+        shutil.chown(data, "postgres", "postgres")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    subprocess.run(as_db([str(bindir / "initdb"), "-D", data, "-U", "nnexp", "--auth=trust"]), check=True,
+                   capture_output=True)
+    subprocess.run(as_db([str(bindir / "pg_ctl"), "-D", data, "-w", "-l", f"{data}/server.log", "-o",
+                          f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"]), check=True,
+                   capture_output=True)
+    try:
+        subprocess.run(as_db([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "nnexp", "optuna"]),
+                       check=True, capture_output=True)
+        yield f"postgresql://nnexp@127.0.0.1:{port}/optuna"
+    finally:
+        subprocess.run(as_db([str(bindir / "pg_ctl"), "-D", data, "-m", "fast", "stop"]), capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)

@@ -13,7 +13,7 @@ from conftest import ROOT, all_runs
 from nnexp.errors import ConfigError
 from nnexp.search import parse_space
 
-FAST = ["search.n_trials=4", "trainer.epochs=2"]
+FAST = ["search.n_trials=6", "trainer.epochs=4"]
 
 
 def study_trials(path, name="digits"):
@@ -60,12 +60,13 @@ def test_search_records_trials_resumes_and_adds_none(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "best val/acc" in proc.stdout and "optuna-dashboard sqlite:///optuna.db --host 127.0.0.1" in proc.stdout
     trials = study_trials(tmp_path / "optuna.db")
-    assert len(trials) == 4 and set(states(trials)) <= {"COMPLETE", "PRUNED"}
+    assert len(trials) == 6 and set(states(trials)) <= {"COMPLETE", "PRUNED"}
+    assert "PRUNED" in states(trials)  # the median pruner really stopped a trial early
     runs = all_runs(cli.uri)
     parent = [r for r in runs if r.data.tags.get("nnexp.kind") == "search"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
     assert len(parent) == 1 and parent[0].info.status == "FINISHED"
-    assert sorted(int(r.data.tags["optuna.trial"]) for r in children) == [0, 1, 2, 3]
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in children) == list(range(6))
     assert {r.info.status for r in children} <= {"FINISHED", "KILLED"}  # KILLED = pruned
     from mlflow.tracking import MlflowClient
 
@@ -74,11 +75,11 @@ def test_search_records_trials_resumes_and_adds_none(cli, tmp_path):
     # the same command again resumes: nothing is added
     proc = cli("+search=digits", *FAST)
     assert proc.returncode == 0 and "(0 run now" in proc.stdout
-    assert len(study_trials(tmp_path / "optuna.db")) == 4
-    assert len([r for r in all_runs(cli.uri) if r.data.tags.get("nnexp.kind") == "search"]) == 1  # same parent
-    # a larger budget continues the study up to it
-    assert cli("+search=digits", "search.n_trials=6", "trainer.epochs=2").returncode == 0
     assert len(study_trials(tmp_path / "optuna.db")) == 6
+    assert len([r for r in all_runs(cli.uri) if r.data.tags.get("nnexp.kind") == "search"]) == 1  # same parent
+    # a larger budget continues the study up to it: exactly 2 more
+    assert cli("+search=digits", "search.n_trials=8", "trainer.epochs=4").returncode == 0
+    assert len(study_trials(tmp_path / "optuna.db")) == 8
     # the best config reruns the best trial
     best = next(tmp_path.glob("outputs/*/*/best_digits.yaml"))
     proc = cli("--config-path", str(best.parent), "--config-name", "best_digits", "tracking.enabled=false")
@@ -92,7 +93,11 @@ def test_parallel_workers_share_one_study(cli, tmp_path):
     trials = study_trials(tmp_path / "optuna.db")
     assert 6 <= len(trials) <= 7  # each worker checks the count before asking: at most workers - 1 over
     assert "RUNNING" not in states(trials)
-    assert not [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"]
+    runs = all_runs(cli.uri)
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    numbers = [int(r.data.tags["optuna.trial"]) for r in runs if "optuna.trial" in r.data.tags]
+    assert sorted(numbers) == sorted({t.number for t in trials})  # distinct trials, none run twice
+    workers = {r.data.tags.get("mlflow.source.name") for r in runs}  # noqa: F841 (informative)
 
 
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg, tmp_path, monkeypatch):
@@ -205,3 +210,43 @@ def test_bad_search_settings_are_one_line(cli, args, expected):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], proc.stderr
     assert not [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"]
+
+
+@pytest.mark.slow
+def test_three_workers_on_a_real_postgresql_server(cli, postgres_url):
+    proc = cli("+search=digits", f"search.storage={postgres_url}", "search.workers=3", "search.n_trials=6",
+               "search.pruner=none", "trainer.epochs=2", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    import optuna
+
+    trials = optuna.load_study(study_name="digits", storage=postgres_url).get_trials()
+    assert 6 <= len(trials) <= 8 and set(states(trials)) == {"COMPLETE"}
+
+
+@pytest.mark.slow
+def test_optuna_dashboard_serves_the_study(cli, tmp_path):
+    import json
+    import socket
+    import urllib.request
+    from pathlib import Path
+
+    assert cli("+search=digits", "search.n_trials=2", "trainer.epochs=1").returncode == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = Path(sys.executable).with_name("optuna-dashboard")
+    server = subprocess.Popen([str(exe), f"sqlite:///{tmp_path / 'optuna.db'}", "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, body = time.time() + 60, None
+        while time.time() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as response:
+                    body = json.loads(response.read())
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "optuna-dashboard did not answer"
+        assert [s["study_name"] for s in body["study_summaries"]] == ["digits"]
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
