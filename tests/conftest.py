@@ -59,8 +59,9 @@ def postgres_url():
     import tempfile
 
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not bins:
-        pytest.fail("PostgreSQL is not installed: .ci/run installs Debian's postgresql package")
+    if not bins:  # CI installs it (.ci/run) and must run this test; elsewhere say what is missing
+        message = "PostgreSQL server binaries not found: apt-get install postgresql (.ci/run does)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     bindir = Path(bins[-1]).parent
     root = os.geteuid() == 0
     as_db = (lambda cmd: ["runuser", "-u", "postgres", "--", *cmd]) if root else (lambda cmd: cmd)
