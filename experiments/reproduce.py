@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 STUDIES = {
     "width_sweep": (["width_sweep", "width_sweep_10class"], "width_sweep.py"),
     "wide_vs_deep": (["wide_vs_deep"], "wide_vs_deep.py"),
-    "reproductions": (["trask_xor", "trask_2layer", "rashid_reference.py", "rashid_mnist"], "reproductions.py"),
+    "reproductions": (["trask_xor", "trask_2layer", "rashid_reference.py", "rashid_mnist", "rashid_mnist_exact"],
+                      "reproductions.py"),
+    "loss_compare": (["loss_compare_neuron", "loss_compare_mnist"], "loss_compare.py"),
+    "learning_rate": (["learning_rate", "learning_rate_ce"], "learning_rate.py"),
 }
 
 
