@@ -145,7 +145,7 @@ def open_study(s, create=False):
     try:
         storage = optuna.storages.RDBStorage(
             url, engine_kwargs=kwargs, heartbeat_interval=int(s.heartbeat), grace_period=3 * int(s.heartbeat),
-            failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
         sampler, pruner = SAMPLERS[s.sampler](int(s.seed)), PRUNERS[s.pruner]()
         if create:
             return optuna.create_study(study_name=s.name, storage=storage, sampler=sampler, pruner=pruner,
@@ -315,6 +315,7 @@ def save_plots(study, out_dir: Path) -> list[Path]:
     import warnings
 
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Tight layout not applied")  # parallel coordinates' long labels
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, plot in (("optimization_history", ovm.plot_optimization_history),
