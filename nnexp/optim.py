@@ -17,12 +17,15 @@ class SGD:
         self.velocity = [np.zeros_like(p) for _, p in params] if momentum else None
 
     def step(self, grads):
+        """Apply one update. The gradient arrays are fresh (backward's output) and are scaled in
+        place, so the update allocates nothing the size of a weight matrix."""
         lr = self.lr
         for i, ((_, p), g) in enumerate(zip(self.params, grads)):
             if self.decay[i]:
-                g = g + self.weight_decay * p
+                g += self.weight_decay * p
             if self.velocity is None:
-                p -= lr * g
+                g *= lr
+                p -= g
             else:
                 v = self.velocity[i]
                 v *= self.momentum
