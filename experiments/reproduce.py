@@ -23,6 +23,8 @@ STUDIES = {
     "wide_vs_deep": (["wide_vs_deep"], "wide_vs_deep.py"),
     "reproductions": (["trask_xor", "trask_2layer", "rashid_reference.py", "rashid_mnist", "rashid_mnist_exact"],
                       "reproductions.py"),
+    "init_schemes": (["init_schemes", "init_schemes_deep", "init_schemes_fp32"], "init_schemes.py"),
+    "activation_compare": (["activation_compare", "activation_compare_lr"], "activation_compare.py"),
     "loss_compare": (["loss_compare_neuron", "loss_compare_mnist"], "loss_compare.py"),
     "learning_rate": (["learning_rate", "learning_rate_ce"], "learning_rate.py"),
 }

@@ -59,7 +59,9 @@ def diagnostics(model, loss, X, T, y, split="train"):
             continue  # output layer: no hidden-unit diagnostics
         act, a = model.acts[l], As[l + 1]
         out[f"{key}/act_std"] = float(a.std())
-        out[f"{key}/unit_spread"] = float(a.std(axis=1).mean())  # 0 when every unit computes the same
+        # 0 when every unit computes the same: measured against the first unit, so identical units give
+        # exactly 0 (a plain std rounds the mean and reports ~1e-16)
+        out[f"{key}/unit_spread"] = float((a - a[:, :1]).std(axis=1).mean())
         if act.saturates:
             out[f"{key}/saturated_frac"] = float(act.saturated(a).mean())
         if act.can_die:
