@@ -1,0 +1,277 @@
+"""How fast nnexp trains, against PyTorch, the machine's matmul peak and the seed's own code.
+
+Every number comes from one run of this script, each measurement in a separate process, nnexp
+and the competitor alternating, the median over repeats. Writes results/benchmark/: benchmark.md
+(the tables) and scaling.png (time per epoch vs hidden width and vs batch size).
+
+    python experiments/benchmark.py [--repeats 3] [--tiny] [--out DIR]
+
+PyTorch is optional (`pip install -e '.[bench]'`; on these machines `pip install torch==2.13.0`
+takes a CPU build from local disk); without it its columns say so. --tiny runs every part on a
+few hundred samples in seconds (the test suite uses it); its numbers mean nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NETS = {"784-200-10 sigmoid": ([200], "sigmoid"), "784-256x3-10 relu": ([256, 256, 256], "relu")}
+BATCHES = (1, 32, 128, 512)
+
+
+# --- measurements, each run in its own process (`--worker KIND JSON`) ---------------------------
+def _mnist(n_train):
+    from nnexp.data import load_dataset
+
+    ds = load_dataset({"name": "mnist", "max_train": n_train, "val_frac": 0.1, "seed": 0}, 0)
+    return ds
+
+
+def nnexp_train(hidden, act, batch, dtype="float32", n_train=None, epochs=1, tracking=False, **_):
+    """Samples per second of nnexp's trainer (per-epoch evaluation included), tracking optional."""
+    import numpy as np
+    from hydra import compose, initialize_config_dir
+
+    from nnexp.experiment import build, encode_splits
+    from nnexp.optim import SGD
+    from nnexp.train import train
+
+    ds = _mnist(n_train)
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[f"model.hidden={hidden}", f"activation={act}", f"model.dtype={dtype}",
+                                           f"trainer.batch_size={batch}", f"trainer.epochs={epochs}",
+                                           "trainer.progress=false", "optim.lr=0.05"])
+    model, loss = build(cfg, ds.X_train.shape[1], 10, np.random.default_rng(0))
+    data = encode_splits(ds, 10, [0.0, 1.0], model.dtype)
+    callback, tracker = None, None
+    if tracking:
+        import tempfile
+
+        from nnexp.tracking import Tracker
+
+        tracker = Tracker(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
+        tracker.start("benchmark", params={"batch": str(batch)})
+        callback = tracker.log_metrics
+    tic = time.perf_counter()
+    train(model, loss, SGD(model.params(), 0.05), data, cfg.trainer, np.random.default_rng(1), callback=callback)
+    seconds = time.perf_counter() - tic
+    if tracker:
+        tracker.end()
+    return {"samples_per_s": epochs * len(ds.y_train) / seconds, "seconds": seconds, "n_train": len(ds.y_train),
+            "flops_per_sample": flops_per_sample([784, *hidden, 10])}
+
+
+def torch_train(hidden, act, batch, dtype="float32", n_train=None, epochs=1, **_):
+    """The same network, data, batches and per-epoch evaluation in PyTorch on the CPU."""
+    try:
+        import torch
+    except ImportError:
+        return {"missing": "torch not installed"}
+    import numpy as np
+
+    ds = _mnist(n_train)
+    tdtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    X, y = torch.tensor(ds.X_train, dtype=tdtype), torch.tensor(ds.y_train)
+    splits = [(torch.tensor(getattr(ds, f"X_{s}"), dtype=tdtype), torch.tensor(getattr(ds, f"y_{s}"))) for s in
+              ("train", "val", "test")]
+    torch.manual_seed(0)
+    layers, n_in = [], 784
+    for w in hidden:
+        layers += [torch.nn.Linear(n_in, w), torch.nn.Sigmoid() if act == "sigmoid" else torch.nn.ReLU()]
+        n_in = w
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(n_in, 10)).to(tdtype)
+    opt, lossf = torch.optim.SGD(net.parameters(), lr=0.05), torch.nn.CrossEntropyLoss()
+    gen = np.random.default_rng(1)
+
+    def evaluate():
+        with torch.no_grad():
+            for Xs, ys in splits:
+                if len(ys):
+                    out = net(Xs)
+                    lossf(out, ys).item(), (out.argmax(1) == ys).float().mean().item()
+
+    tic = time.perf_counter()
+    evaluate()
+    for _ in range(epochs):
+        perm = torch.from_numpy(gen.permutation(len(y)))
+        Xp, yp = X[perm], y[perm]
+        for i in range(0, len(y), batch):
+            opt.zero_grad(set_to_none=True)
+            lossf(net(Xp[i:i + batch]), yp[i:i + batch]).backward()
+            opt.step()
+        evaluate()
+    seconds = time.perf_counter() - tic
+    return {"samples_per_s": epochs * len(y) / seconds, "seconds": seconds, "version": torch.__version__}
+
+
+def seed_code(n_train=None, epochs=1, **_):
+    """Seed 001's per-sample code (experiments/rashid_reference.py) on the same digits."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import rashid_reference
+
+    train_x, train_y, test_x, test_y = rashid_reference.mnist_subset()
+    data = (train_x[:n_train], train_y[:n_train], test_x[:200], test_y[:200])
+    r = rashid_reference.run(0, epochs, data)
+    return {"samples_per_s": r["samples_per_s"], "seconds": r["train_s"]}
+
+
+def nnexp_seed_protocol(n_train=None, epochs=1, **_):
+    """nnexp on the seed's protocol (784-200-10 sigmoid, mse_rashid, batch 1), training time only."""
+    from hydra import compose, initialize_config_dir
+
+    from nnexp.experiment import run
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        over = ["experiment=rashid_mnist", "tracking=none", f"trainer.epochs={epochs}", "dataset.val_frac=0.0"]
+        cfg = compose("config", overrides=over + ([f"dataset.max_train={n_train}"] if n_train else []))
+    r = run(cfg, progress=False)
+    return {"samples_per_s": r["steps"] / r["train_time_s"], "seconds": r["train_time_s"]}
+
+
+def matmul_peak(size=2048, dtype="float32", **_):
+    import numpy as np
+
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32).astype(dtype)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(3))
+    return {"gflops": 2 * size**3 / best / 1e9}
+
+
+def _timed(f):
+    tic = time.perf_counter()
+    f()
+    return time.perf_counter() - tic
+
+
+def flops_per_sample(sizes):
+    """Matmul work per training sample: forward a@W (2·n_in·n_out), backward dW (2·n_in·n_out) and
+    dA for every layer but the first (2·n_in·n_out)."""
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    return sum(6 * a * b for a, b in pairs) - 2 * pairs[0][0] * pairs[0][1]
+
+
+WORKERS = {"nnexp": nnexp_train, "torch": torch_train, "seed": seed_code, "nnexp_seed": nnexp_seed_protocol,
+           "peak": matmul_peak}
+
+
+def run_worker(kind, **kwargs):
+    """One measurement in a fresh process; its result dict."""
+    out = subprocess.run([sys.executable, __file__, "--worker", kind, json.dumps(kwargs)], cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} {kwargs} failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def alternate(pairs, repeats):
+    """{label: median samples/s}: every repeat runs every (label, kind, kwargs) once, in turn."""
+    values = {label: [] for label, _, _ in pairs}
+    for _ in range(repeats):
+        for label, kind, kwargs in pairs:
+            r = run_worker(kind, **kwargs)
+            values[label].append(r.get("samples_per_s", float("nan")) if "missing" not in r else float("nan"))
+    return {label: statistics.median(v) for label, v in values.items()}
+
+
+def sweep_wall(jobs, tiny):
+    """Wall time of a small width sweep (tracking off) with 1 or 2 parallel jobs."""
+    widths = "[16],[64]" if tiny else "[64],[128],[256],[512]"
+    cmd = [sys.executable, "-m", "nnexp", "-m", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}",
+           "dataset=mnist", f"model.hidden={widths}", "trainer.epochs=1" if tiny else "trainer.epochs=3",
+           "trainer.threads=1", "tracking=none", "trainer.progress=false", "hydra.sweep.dir=/tmp/nnexp-bench-sweep"]
+    if tiny:
+        cmd.append("dataset.max_train=300")
+    tic = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)
+    return time.perf_counter() - tic
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tiny", action="store_true", help="seconds, for tests: a few hundred samples, 1 repeat")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark")
+    parser.add_argument("--worker", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:  # inside a measurement process
+        print(json.dumps(WORKERS[args.worker[0]](**json.loads(args.worker[1]))))
+        return None
+    n = 300 if args.tiny else None
+    repeats = 1 if args.tiny else args.repeats
+    nets = dict(list(NETS.items())[:1]) if args.tiny else NETS
+    batches, dtypes = ((1, 32) if args.tiny else BATCHES), (("float32",) if args.tiny else ("float32", "float64"))
+    lines = ["# nnexp benchmark", "", f"Medians of {repeats} run(s), each in its own process, nnexp and PyTorch "
+             "alternating; one epoch of the MNIST subset " + ("(300 samples: --tiny, numbers meaningless)" if args.tiny
+                                                              else "(7,196 training digits)")
+             + " including the evaluations before and after it; SGD, softmax + cross-entropy.", ""]
+    # 1-2. nnexp vs PyTorch
+    rows = []
+    for net, (hidden, act) in nets.items():
+        for dtype in dtypes:
+            for b in batches:
+                kw = dict(hidden=hidden, act=act, batch=b, dtype=dtype, n_train=n)
+                med = alternate([("nnexp", "nnexp", kw), ("torch", "torch", kw)], repeats)
+                rows.append((net, dtype, b, med["nnexp"], med["torch"]))
+    lines += ["## Training throughput (samples per second)", "", "| network | dtype | batch | nnexp | PyTorch CPU | nnexp / PyTorch |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {net} | {dt} | {b} | {a:,.0f} | {'n/a' if t != t else f'{t:,.0f}'} | "
+              f"{'n/a (torch not installed)' if t != t else f'{a / t:.2f}×'} |" for net, dt, b, a, t in rows]
+    # 3. matmul peak
+    peak = run_worker("peak", size=512 if args.tiny else 2048)["gflops"]
+    f32 = {(net, b): a for net, dt, b, a, _ in rows if dt == "float32"}
+    net0 = next(iter(nets))
+    b_ref = 128 if (net0, 128) in f32 else batches[-1]
+    achieved = f32[(net0, b_ref)] * flops_per_sample([784, *nets[net0][0], 10]) / 1e9
+    lines += ["", "## Against the hardware", "", f"numpy float32 matmul peak ({512 if args.tiny else 2048}³): "
+              f"**{peak:.1f} GFLOP/s**. nnexp {net0} at batch {b_ref} does {achieved:.1f} GFLOP/s of real matmul "
+              f"work (forward, dW and dA per sample): **{100 * achieved / peak:.0f}% of the peak**."]
+    # 4. the seed's per-sample code
+    med = alternate([("seed", "seed", dict(n_train=n)), ("nnexp", "nnexp_seed", dict(n_train=n))], repeats)
+    lines += ["", "## Batch 1 against seed 001's per-sample code", "",
+              f"784-200-10 sigmoid, one sample at a time: seed's code {med['seed']:,.0f} samples/s, nnexp "
+              f"{med['nnexp']:,.0f} samples/s: **{med['nnexp'] / med['seed']:.2f}×**."]
+    # 5. tracking overhead
+    kw = dict(hidden=[200], act="sigmoid", batch=32, n_train=n, epochs=1 if args.tiny else 3)
+    med = alternate([("off", "nnexp", kw), ("on", "nnexp", {**kw, "tracking": True})], repeats)
+    overhead = 100 * (med["off"] / med["on"] - 1)
+    lines += ["", "## Tracking overhead", "", f"784-200-10 at batch 32 with MLflow logging every epoch (one "
+              f"log_batch) against none: {med['on']:,.0f} vs {med['off']:,.0f} samples/s, **{overhead:+.1f}%** time."]
+    # 6. scaling
+    widths = (16, 64) if args.tiny else (32, 64, 128, 256, 512, 1024)
+    scale_b = (1, 32) if args.tiny else (1, 8, 32, 128, 512)
+    by_width = alternate([(w, "nnexp", dict(hidden=[w], act="relu", batch=32, n_train=n)) for w in widths], repeats)
+    by_batch = alternate([(b, "nnexp", dict(hidden=[200], act="relu", batch=b, n_train=n)) for b in scale_b], repeats)
+    walls = {jobs: sweep_wall(jobs, args.tiny) for jobs in (1, 2)}
+    lines += ["", "## How cost grows", "", "![scaling](scaling.png)", "",
+              f"A width sweep (4 widths, 3 epochs, tracking off; 2 widths and 1 epoch with --tiny) takes "
+              f"{walls[1]:.1f} s with 1 job and {walls[2]:.1f} s with 2 parallel jobs (speed-up "
+              f"{walls[1] / walls[2]:.2f}×, start-up of the worker processes included)."]
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot(by_width, by_batch, len(_mnist(n).y_train), args.out / "scaling.png")
+    (args.out / "benchmark.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return lines
+
+
+def plot(by_width, by_batch, n_train, path):
+    sys.path.insert(0, str(ROOT))
+    from nnexp.analysis import figure, save
+
+    fig, (ax1, ax2) = figure(1, 2, figsize=(11, 4))
+    ax1.plot(list(by_width), [n_train / v for v in by_width.values()], "o-")
+    ax1.set(xscale="log", yscale="log", xlabel="hidden units (784-n-10, batch 32)", ylabel="seconds per epoch",
+            title="Time per epoch vs width")
+    ax2.plot(list(by_batch), [n_train / v for v in by_batch.values()], "o-")
+    ax2.set(xscale="log", yscale="log", xlabel="batch size (784-200-10)", ylabel="seconds per epoch",
+            title="Time per epoch vs batch size")
+    save(fig, path)
+
+
+if __name__ == "__main__":
+    main()
