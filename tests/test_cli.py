@@ -36,7 +36,8 @@ def test_default_run_is_tracked(cli, tmp_path):
 
 
 def test_width_sweep_preset_makes_parent_and_children(cli):
-    proc = cli("+experiment=width_sweep", "model.hidden=[2],[4],[8]", "seed=0", "trainer.epochs=2")
+    proc = cli("+experiment=width_sweep", "model.hidden=[2],[4],[8]", "seed=0", "trainer.steps=4", "trainer.repeat=5",
+               "hydra.launcher.n_jobs=1")
     assert proc.returncode == 0, proc.stderr
     runs = all_runs(cli.uri)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
@@ -57,7 +58,7 @@ def test_grid_sweep_with_joblib_launcher(cli):
 
 @pytest.mark.parametrize("args,expected", [
     (["activation=foo"], "activation=foo: unknown option; available: leaky_relu, linear, prelu, relu"),
-    (["model.hiden=3"], "model.hiden: unknown key; model has: bias, dtype, hidden"),
+    (["model.hiden=3"], "model.hiden: unknown key; model has: bias, budget, depth, dtype, hidden"),
     (["+model.hiden=3"], "model.hiden: unknown key"),
     (["model.hidden=[0]"], "model.hidden[0]: 0 is not allowed; expected a positive integer width"),
     (["model.hidden=[a]"], "model.hidden[0]: 'a' is not allowed"),
@@ -67,7 +68,7 @@ def test_grid_sweep_with_joblib_launcher(cli):
     (["dataset=mnist", "dataset.data_dir=/nonexistent", "dataset.download=false"], "mnist"),
     (["dataset=mnist", "dataset.pool=5"], "dataset.pool"),
     (["-m", "model.hidden=[4],[0]"], "model.hidden[0]: 0 is not allowed"),
-    (["+experiment=nope"], "experiment=nope: unknown option; available: width_sweep"),
+    (["+experiment=nope"], "experiment=nope: unknown option; available: activation_compare"),
     (["model.hidden=[1"], "cannot parse this override"),
     (["trainer.batch_size=100000"], "trainer.batch_size: 100000 is larger than the"),
 ])
