@@ -84,3 +84,18 @@ def postgres_url():
     finally:
         subprocess.run(as_db([str(bindir / "pg_ctl"), "-D", data, "-m", "fast", "stop"]), capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def load_script(name):
+    """An analysis script of experiments/ imported as a module (they are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sweep_values(cfg):
+    """A preset's hydra.sweeper.params as {key: [value strings]}."""
+    return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}

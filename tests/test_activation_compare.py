@@ -1,7 +1,6 @@
 """Study activation_compare (seed 004): the presets, the dead-fraction arithmetic, the analysis end to end."""
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 
@@ -9,21 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script, sweep_values
 
 PRESETS = ["activation_compare", "activation_compare_lr"]
 
 
 @pytest.fixture(scope="module")
 def ac():
-    spec = importlib.util.spec_from_file_location("activation_compare", ROOT / "experiments" / "activation_compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("activation_compare")
 
 
-def sweep(cfg):
-    return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
+sweep = sweep_values
 
 
 @pytest.mark.parametrize("name", PRESETS + [p + "_quick" for p in PRESETS])

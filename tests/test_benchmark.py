@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_width_sweep import load_script
+from conftest import load_script
 
 
 @pytest.mark.slow

@@ -1,28 +1,23 @@
 """Study init_schemes (seeds 000, 001, 004): the presets, zero init's symmetry from logged metrics, the analysis."""
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script, sweep_values
 
 PRESETS = ["init_schemes", "init_schemes_deep", "init_schemes_fp32"]
 
 
 @pytest.fixture(scope="module")
 def isc():
-    spec = importlib.util.spec_from_file_location("init_schemes", ROOT / "experiments" / "init_schemes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("init_schemes")
 
 
-def sweep(cfg):
-    return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
+sweep = sweep_values
 
 
 @pytest.mark.parametrize("name", PRESETS + [p + "_quick" for p in PRESETS])

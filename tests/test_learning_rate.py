@@ -1,22 +1,18 @@
 """Study learning_rate (seed 000): gradient descent on x², and an MLP's learning-rate sweep with diverged runs."""
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def lr_mod():
-    spec = importlib.util.spec_from_file_location("learning_rate", ROOT / "experiments" / "learning_rate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("learning_rate")
 
 
 def lrs(cfg):

@@ -1,23 +1,15 @@
 """Study loss_compare (seed 004, Nielsen ch. 3): MSE vs cross-entropy on one saturated neuron and on MNIST."""
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 NEURON = ["dataset=neuron", "model.hidden=[]", "model.output=sigmoid", "model.outputs=1", "model.bias=true",
           "init=constant", "trainer.batch_size=null", "optim.lr=0.15", "model.dtype=float64", "tracking=none",
           "trainer.progress=false"]
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def sweep(cfg, key):

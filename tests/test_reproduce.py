@@ -1,7 +1,7 @@
 """experiments/reproduce.py: the one command that regenerates results/."""
 from __future__ import annotations
 
-from test_width_sweep import load_script
+from conftest import load_script
 
 from conftest import ROOT
 

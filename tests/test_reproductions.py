@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from test_width_sweep import load_script
+from conftest import load_script
 from nnexp.experiment import run
 
 TRASK_TRACE = [0.496410031903, 0.00858452565325, 0.00578945986251, 0.00462917677677, 0.00395876528027,

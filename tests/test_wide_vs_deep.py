@@ -1,22 +1,18 @@
 """experiments/wide_vs_deep.py: the verdicts on hand-made runs, and end to end on the quick preset."""
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def wvd():
-    spec = importlib.util.spec_from_file_location("wide_vs_deep", ROOT / "experiments" / "wide_vs_deep.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("wide_vs_deep")
 
 
 def fake_runs():

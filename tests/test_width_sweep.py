@@ -1,20 +1,12 @@
 """Study 1 (seed 002's hidden-node count): the protocol piece by piece, and the analysis end to end."""
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import ROOT, load_script
 
 
 def test_preset_is_seed_002s_protocol(compose_cfg):
