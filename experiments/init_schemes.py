@@ -380,9 +380,9 @@ def report(runs, deep, fp, acc, dt, facts, broken, fp_text, rel, h):
     lines += [f"**Limits.** The 10,000-digit MNIST subset; one learning rate ({one(runs, 'lr')}) for every scheme, "
               f"so a badly scaled init is also judged at a learning rate not tuned for it; {one(runs, 'epochs')} epochs; "
               f"{runs.seed.nunique()} seed(s), so the CIs are wide; no biases other than zero-initialised ones. The deep figure shows step 0 only: after a few "
-              "updates the spreads change. `layerl/unit_spread` is numpy's std across units, which is not "
-              "exactly 0 for identical float values (the mean is rounded): 'exactly 0' is checked on the saved "
-              "weights."]
+              "updates the spreads change. `layerl/unit_spread` is the std across units of each unit's "
+              "difference from the first unit, exactly 0 for identical units; 'identical' is also checked on the "
+              "saved weights."]
     return "\n".join(lines)
 
 
