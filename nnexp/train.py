@@ -28,12 +28,26 @@ def predict_labels(a):
     return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
 
 
+def scores(loss, a, T, y):
+    """Mean loss and accuracy of outputs a (batch, n_out) against targets T and labels y."""
+    return float(loss.fn(a, T).mean()), float((predict_labels(a) == y).mean())
+
+
 def evaluate(model, loss, X, T, y):
     """Mean loss and accuracy on a split; (nan, nan) for an empty split."""
     if len(X) == 0:
         return math.nan, math.nan
-    a = model.predict(X)
-    return float(loss.fn(a, T).mean()), float((predict_labels(a) == y).mean())
+    return scores(loss, model.predict(X), T, y)
+
+
+def output_deltas(loss, zs, As, T, scale):
+    """dL/dz at the output, and what the output layer sends back (None: the same), both times scale."""
+    delta = loss.delta(zs[-1], As[-1], T)
+    delta *= scale
+    back = loss.back_delta(zs[-1], As[-1], T)  # None for every exact gradient
+    if back is not None:
+        back *= scale
+    return delta, back
 
 
 def diagnostics(model, loss, X, T, y, split="train"):
@@ -43,12 +57,9 @@ def diagnostics(model, loss, X, T, y, split="train"):
     are identical), the fraction of saturated (sigmoid/tanh) unit activations and the fraction of
     dead ReLU units (zero for every sample)."""
     zs, As = model.forward(X)
-    out = {f"{split}/loss": float(loss.fn(As[-1], T).mean()),
-           f"{split}/acc": float((predict_labels(As[-1]) == y).mean()),
-           f"{split}/abs_err": float(np.abs(T - As[-1]).mean())}  # mean |target - output|, Trask's "Error"
-    delta = loss.delta(zs[-1], As[-1], T) * (1.0 / len(X))
-    back = loss.back_delta(zs[-1], As[-1], T)
-    back = None if back is None else back * (1.0 / len(X))
+    out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y)))
+    out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
+    delta, back = output_deltas(loss, zs, As, T, 1.0 / len(X))
     grads = dict(zip((name for name, _ in model.params()), model.backward(zs, As, delta, back)))
     for l, W in enumerate(model.W):
         key = f"layer{l + 1}"
@@ -128,12 +139,7 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
             s = scale if scale is not None else 1.0 / len(xb)
             for _ in range(repeat):
                 zs, As = model.forward(xb)
-                delta = loss.delta(zs[-1], As[-1], tb)
-                delta *= s
-                back = loss.back_delta(zs[-1], As[-1], tb)  # None for every exact gradient
-                if back is not None:
-                    back *= s
-                opt.step(model.backward(zs, As, delta, back))
+                opt.step(model.backward(zs, As, *output_deltas(loss, zs, As, tb, s)))
             step += 1
             dt = time.perf_counter() - tic
             train_time += dt
@@ -144,7 +150,7 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
                 interval_time, interval_steps = 0.0, 0
                 bar.update(step - bar.n)
                 bar.set_postfix({"val/acc": f"{metrics['val/acc']:.3f}"}, refresh=False)
-                if not all(math.isfinite(metrics[k]) for k in ("train/loss",)):
+                if not math.isfinite(metrics["train/loss"]):
                     diverged_at = metrics["progress/epoch"]
 
     return {

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnexp.config import _is_int  # one definition of "an integer, not a bool"
 from nnexp.errors import ConfigError
 
 # Keys every dataset config has: the registry name, the data seed and the validation fraction.
@@ -41,10 +42,6 @@ def read_options(cfg: Any, defaults: Mapping[str, Any]) -> dict:
     opts = {**allowed, **given}
     opts["val_frac"] = fraction(opts, "val_frac", allow_zero=True)
     return opts
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def integer(opts: Mapping, key: str, minimum: int, allow_none: bool = False) -> int | None:
