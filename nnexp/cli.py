@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .config import CONF_DIR, validate
-from .errors import ConfigError, NnexpError
+from .errors import NnexpError
 
 EXIT_BAD_INPUT = 2
 

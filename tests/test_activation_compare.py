@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, load_script, sweep_values
+from conftest import load_script, sweep_values
 
 PRESETS = ["activation_compare", "activation_compare_lr"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, load_script, sweep_values
+from conftest import load_script, sweep_values
 
 PRESETS = ["init_schemes", "init_schemes_deep", "init_schemes_fp32"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import load_script
 
 NEURON = ["dataset=neuron", "model.hidden=[]", "model.output=sigmoid", "model.outputs=1", "model.bias=true",
           "init=constant", "trainer.batch_size=null", "optim.lr=0.15", "model.dtype=float64", "tracking=none",

@@ -97,7 +97,6 @@ def test_parallel_workers_share_one_study(cli, tmp_path):
     assert not [r for r in runs if r.info.status == "RUNNING"]
     numbers = [int(r.data.tags["optuna.trial"]) for r in runs if "optuna.trial" in r.data.tags]
     assert sorted(numbers) == sorted({t.number for t in trials})  # distinct trials, none run twice
-    workers = {r.data.tags.get("mlflow.source.name") for r in runs}  # noqa: F841 (informative)
 
 
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg, tmp_path, monkeypatch):

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")

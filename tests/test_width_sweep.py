@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import ROOT, load_script
+from conftest import load_script
 
 
 def test_preset_is_seed_002s_protocol(compose_cfg):

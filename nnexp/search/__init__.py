@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .space import DEFAULT_STORAGE, PRUNERS, SAMPLERS, parse_space, suggest, validate_search  # noqa: F401
-from .study import compose_job, counted, open_study, run_workers, work  # noqa: F401
+from .space import DEFAULT_STORAGE, PRUNERS, SAMPLERS, parse_space, validate_search  # noqa: F401 (public API)
+from .study import compose_job, counted, open_study, run_workers
 
 
 # --- the command ---------------------------------------------------------------------------------
