@@ -39,14 +39,12 @@ def trask_trace(uri):
 
 def trask_outputs(uri):
     """The 2-layer network's outputs: one forward pass of its logged final weights."""
-    from mlflow.tracking import MlflowClient
-
     from nnexp.activations import Sigmoid
-    from nnexp.tracking import resolve_uri
+    from nnexp.tracking import client
 
     run = latest_run("trask_2layer", uri)
     with tempfile.TemporaryDirectory() as tmp:
-        path = MlflowClient(resolve_uri(uri)).download_artifacts(run.run_id, "weights.npz", tmp)
+        path = client(uri).download_artifacts(run.run_id, "weights.npz", tmp)
         with np.load(path, allow_pickle=False) as w:
             outputs = Sigmoid().fn(XOR_X @ w["W1"])[:, 0]
     return pd.DataFrame({"row": range(4), "printed": TRASK_2LAYER, "nnexp": outputs,

@@ -53,13 +53,12 @@ def latest_run(experiment: str, tracking_uri=None):
 def histories(run_ids, keys, tracking_uri=None):
     """Tidy per-evaluation values: run_id, key, step, value, for the given metric keys."""
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
-    from .tracking import resolve_uri
+    from .tracking import client
 
-    client = MlflowClient(resolve_uri(tracking_uri))
+    c = client(tracking_uri)
     rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
-            for m in client.get_metric_history(rid, key)]
+            for m in c.get_metric_history(rid, key)]
     return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
 
 

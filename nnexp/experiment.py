@@ -86,12 +86,6 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
     run_name = run_name or cfg.tracking.get("run_name") or \
         f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"
     tracker = make_tracker(cfg.tracking)
-    tracker.start(cfg.tracking.experiment, run_name=run_name,
-                  params=flatten(OmegaConf.to_container(cfg, resolve=True)),
-                  tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
-                        "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
-                        "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
-                  parent_run_id=parent_run_id or os.environ.get(PARENT_ENV))
 
     def on_eval(metrics, step):
         tracker.log_metrics(metrics, step)
@@ -99,6 +93,12 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
             callback(metrics, step)
 
     try:
+        tracker.start(cfg.tracking.experiment, run_name=run_name,
+                      params=flatten(OmegaConf.to_container(cfg, resolve=True)),
+                      tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
+                            "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
+                            "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
+                      parent_run_id=parent_run_id or os.environ.get(PARENT_ENV))
         with _blas_threads(cfg.trainer.get("threads")):
             result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
                            callback=on_eval,

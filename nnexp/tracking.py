@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 
 import nnexp
 from .errors import NnexpError
+from .locks import store_lock, uninterrupted
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 PARENT_ENV = "NNEXP_MLFLOW_PARENT_RUN_ID"
@@ -36,6 +37,26 @@ def _quiet():
 def resolve_uri(uri=None) -> str:
     """tracking.uri, else MLFLOW_TRACKING_URI, else MLflow's default sqlite:///mlflow.db."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def client(uri=None):
+    """The process's MlflowClient for a tracking URI. The store is opened (created and migrated
+    if new) at once, under a file lock for SQLite, so that many processes starting together on a
+    fresh mlflow.db do not race each other's table creation."""
+    uri = resolve_uri(uri)
+    if uri not in _clients:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        _quiet()
+        try:
+            with store_lock(uri):
+                c = MlflowClient(tracking_uri=uri)
+                c.search_experiments(max_results=1)
+        except MlflowException as e:
+            raise NnexpError(f"tracking.uri={uri}: cannot use the MLflow store ({str(e).splitlines()[0]})") from e
+        _clients[uri] = c
+    return _clients[uri]
 
 
 def flatten(d, prefix=""):
@@ -63,13 +84,8 @@ class Tracker:
     """One MLflow run, driven through MlflowClient (no global active-run state)."""
 
     def __init__(self, uri=None):
-        from mlflow.tracking import MlflowClient
-
-        _quiet()
         self.uri = resolve_uri(uri)
-        if self.uri not in _clients:  # one store per process: sweep jobs in a worker reuse it
-            _clients[self.uri] = MlflowClient(tracking_uri=self.uri)
-        self.client = _clients[self.uri]
+        self.client = client(self.uri)  # one store per process: sweep jobs in a worker reuse it
         self.run_id = None
 
     def _experiment_id(self, name):
@@ -86,6 +102,7 @@ class Tracker:
                 return exp.experiment_id
             raise NnexpError(f"tracking.uri={self.uri}: cannot use the MLflow store ({str(e).splitlines()[0]})") from e
 
+    @uninterrupted
     def start(self, experiment, run_name=None, params=None, tags=None, parent_run_id=None):
         from mlflow.entities import Param
 
@@ -103,6 +120,7 @@ class Tracker:
             self.client.log_batch(self.run_id, params=items[i:i + 100])
         return self.run_id
 
+    @uninterrupted
     def log_metrics(self, metrics, step):
         """All metrics of one evaluation in one log_batch call."""
         from mlflow.entities import Metric
@@ -110,11 +128,13 @@ class Tracker:
         ts = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, int(step)) for k, v in metrics.items()])
 
+    @uninterrupted
     def set_tags(self, tags):
         from mlflow.entities import RunTag
 
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
+    @uninterrupted
     def log_artifacts(self, files):
         """files: {artifact name: writer(path)}; written to a temp dir, then uploaded."""
         with tempfile.TemporaryDirectory() as tmp:
@@ -123,6 +143,7 @@ class Tracker:
                 write(path)
                 self.client.log_artifact(self.run_id, str(path))
 
+    @uninterrupted
     def end(self, status="FINISHED", reason=None):
         if self.run_id is None:
             return
@@ -208,14 +229,14 @@ def load_runs(experiment_name, tracking_uri=None, history=False):
     import mlflow
     import pandas as pd
 
-    _quiet()
+    client(tracking_uri)  # opens (creates) the store under its lock
     mlflow.set_tracking_uri(resolve_uri(tracking_uri))
     runs = mlflow.search_runs(experiment_names=[experiment_name], output_format="pandas")
     if not history:
         return runs
-    client = mlflow.tracking.MlflowClient(resolve_uri(tracking_uri))
+    c = client(tracking_uri)
     rows = []
     for run_id in runs.get("run_id", []):
-        for key in client.get_run(run_id).data.metrics:
-            rows += [(run_id, key, m.step, m.value) for m in client.get_metric_history(run_id, key)]
+        for key in c.get_run(run_id).data.metrics:
+            rows += [(run_id, key, m.step, m.value) for m in c.get_metric_history(run_id, key)]
     return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])

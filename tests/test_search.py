@@ -19,7 +19,11 @@ FAST = ["search.n_trials=6", "trainer.epochs=4"]
 def study_trials(path, name="digits"):
     import optuna
 
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{path}").get_trials()
+    from nnexp.locks import store_lock
+
+    url = f"sqlite:///{path}"
+    with store_lock(url):  # the store may be being created by the process under test
+        return optuna.load_study(study_name=name, storage=url).get_trials()
 
 
 def states(trials):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import multiprocessing
 import sys
+import time
 
 from ..config import CONF_DIR
 from ..errors import NnexpError, RunStopped
+from ..locks import deferred_signals, store_lock
 from .space import COUNTED, DEFAULT_STORAGE, PRUNERS, SAMPLERS, suggest
 
 def compose_job(overrides):
@@ -37,7 +39,26 @@ def open_study(s, create=False):
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat retry API
     url = s.get("storage") or DEFAULT_STORAGE
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
+    for attempt in range(4):
+        try:
+            return _open(optuna, s, url, kwargs, create)
+        except (ImportError, ValueError, optuna.exceptions.OptunaError) as e:
+            raise NnexpError(f"search.storage={url}: cannot open the study ({str(e).splitlines()[0]})") from e
+        except Exception as e:  # sqlalchemy: unreachable server, bad credentials, read-only file
+            if attempt < 3 and url.startswith("sqlite") and _racing(e):
+                time.sleep(0.5 * 2 ** attempt)  # a process outside the lock (a dashboard) created it meanwhile
+                continue
+            raise NnexpError(f"search.storage={url}: cannot open the study ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0]})") from e
+
+
+def _racing(e) -> bool:
+    msg = str(e)
+    return any(m in msg for m in ("already exists", "UNIQUE constraint", "database is locked"))
+
+
+def _open(optuna, s, url, kwargs, create):
+    with store_lock(url):  # a fresh SQLite file: one process creates the tables, the others wait
         storage = optuna.storages.RDBStorage(
             url, engine_kwargs=kwargs, heartbeat_interval=int(s.heartbeat), grace_period=3 * int(s.heartbeat),
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
@@ -46,11 +67,6 @@ def open_study(s, create=False):
             return optuna.create_study(study_name=s.name, storage=storage, sampler=sampler, pruner=pruner,
                                        direction=s.direction, load_if_exists=True)
         return optuna.load_study(study_name=s.name, storage=storage, sampler=sampler, pruner=pruner)
-    except (ImportError, ValueError, optuna.exceptions.OptunaError) as e:
-        raise NnexpError(f"search.storage={url}: cannot open the study ({str(e).splitlines()[0]})") from e
-    except Exception as e:  # sqlalchemy: unreachable server, bad credentials, read-only file
-        raise NnexpError(f"search.storage={url}: cannot open the study ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0]})") from e
 
 
 def counted(study) -> int:
@@ -76,7 +92,8 @@ def objective_for(s, space, base_overrides, parent_run_id):
         def report(metrics, step):
             value = metrics[metric]
             if math.isfinite(value):
-                trial.report(value, step)
+                with deferred_signals():  # a Ctrl-C must not cut the storage write
+                    trial.report(value, step)
             if trial.should_prune():
                 raise RunStopped("KILLED", f"pruned by Optuna at step {step} ({metric} = {value:.4g})")
 
