@@ -99,3 +99,22 @@ def load_script(name):
 def sweep_values(cfg):
     """A preset's hydra.sweeper.params as {key: [value strings]}."""
     return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
+
+
+def interruptible():
+    """preexec_fn for children a test interrupts with SIGINT: a shell starts background jobs with
+    SIGINT ignored, and children inherit that, so Ctrl-C would never reach them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_raises():
+    """In this process, SIGINT raises KeyboardInterrupt for the test (even under a background shell)."""
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+

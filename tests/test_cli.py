@@ -106,13 +106,13 @@ def test_interrupt_ends_the_run_killed(tmp_path, sig):
     import sys
     import time
 
-    from conftest import ROOT
+    from conftest import ROOT, interruptible
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(ROOT)}
     assert all_runs(uri) == []  # creates the store's tables first: polling must not race the child's migration
     proc = subprocess.Popen([sys.executable, "-m", "nnexp", "trainer.batch_size=1", "trainer.epochs=1000"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, env=env, preexec_fn=interruptible, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not [r for r in all_runs(uri) if r.info.status == "RUNNING"]:

@@ -43,7 +43,7 @@ def test_eight_processes_on_fresh_stores_lose_nothing(tmp_path):
     assert len(trials) == 8 and all(t.state.name == "COMPLETE" for t in trials)
 
 
-def test_a_signal_inside_a_tracking_write_waits_for_the_write(tmp_path):
+def test_a_signal_inside_a_tracking_write_waits_for_the_write(tmp_path, sigint_raises):
     """Ctrl-C landing in the middle of a log_batch: the batch is written whole, then the interrupt
     arrives, so ending the run KILLED never waits on a half-done SQLite transaction."""
     import os
@@ -72,4 +72,4 @@ def test_a_signal_inside_a_tracking_write_waits_for_the_write(tmp_path):
     t.end("KILLED", "interrupted")
     run = t.client.get_run(run_id)
     assert run.data.metrics == {"loss": 0.5} and run.info.status == "KILLED"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, all_runs
+from conftest import ROOT, all_runs, interruptible
 from nnexp.errors import ConfigError
 from nnexp.search import parse_space
 
@@ -142,6 +142,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg
 def _popen_search(tmp_path, *args):
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "nnexp", "+search=digits", *args], cwd=tmp_path, env=env,
+                            preexec_fn=interruptible,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
