@@ -128,6 +128,7 @@ def validate(cfg) -> None:
     _num(cfg.optim, "lr", 0, lo_open=True, name="optim.lr")
     _num(cfg.optim, "momentum", 0, 1, name="optim.momentum")
     _num(cfg.optim, "weight_decay", 0, name="optim.weight_decay")
+    _bool(cfg.optim, "fused", "optim.fused")
 
     tr = cfg.trainer
     _int(tr, "epochs", 1, name="trainer.epochs")
@@ -135,6 +136,7 @@ def validate(cfg) -> None:
     _int(tr, "batch_size", 1, optional=True, name="trainer.batch_size")
     _int(tr, "repeat", 1, name="trainer.repeat")
     _int(tr, "eval_every", 1, optional=True, name="trainer.eval_every")
+    _int(tr, "probe", 1, optional=True, name="trainer.probe")
     _int(tr, "threads", 1, optional=True, name="trainer.threads")
     for key in ("replacement", "shuffle", "progress"):
         _bool(tr, key, f"trainer.{key}")

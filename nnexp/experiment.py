@@ -81,7 +81,7 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
     init_seq, shuffle_seq = np.random.SeedSequence(cfg.seed).spawn(2)
     model, loss = build(cfg, ds.X_train.shape[1], n_out, np.random.default_rng(init_seq))
     data = encode_splits(ds, n_out, cfg.loss.targets, model.dtype)
-    opt = SGD(model.params(), cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay)
+    opt = SGD(model.params(), cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.fused)
 
     run_name = run_name or cfg.tracking.get("run_name") or \
         f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"

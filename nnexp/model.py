@@ -25,6 +25,10 @@ class MLP:
         self.b = [np.full(n, bias_init, dtype=self.dtype) if bias else None for n in sizes[1:]]
         self.alpha = [np.full(n, act.slope, dtype=self.dtype) if isinstance(act, PReLU) else None
                       for n, act in zip(sizes[1:], self.acts)]
+        # where each layer's W, b, alpha sit in params(): (i_W, i_b or None, i_alpha or None)
+        self._slots_flat = [name for name, _ in self.params()]
+        self._slots = [tuple(self._slots_flat.index(f"{kind}{l + 1}") if f"{kind}{l + 1}" in self._slots_flat
+                             else None for kind in ("W", "b", "alpha")) for l in range(n_layers)]
 
     # --- parameters as flat lists, for the optimiser and for saving --------------------------
     def params(self):
@@ -61,30 +65,43 @@ class MLP:
         return self.forward(X)[1][-1]
 
     # --- backward -----------------------------------------------------------------------------
-    def backward(self, zs, As, delta, back=None):
+    def backward(self, zs, As, delta, back=None, opt=None):
         """Gradients for every parameter, given dL/dz at the output `delta` (batch, n_out).
 
         Returns a list aligned with `params()`. The caller scales delta (1/batch for a mean loss).
         `back`, when given, is what the output layer sends to the layer below instead of delta:
         only for a published update rule that is not a gradient (losses.RashidMSE).
+        With `opt`, each gradient is handed to the optimiser as soon as it is known and nothing is
+        returned: dW = a_prev.T @ dZ is computed by the optimiser into its own buffer and applied
+        at once (optim.SGD.apply_outer). dA for the layer below is computed first, from W before
+        its update, so both ways give the same maths.
         """
-        grads = []
+        grads = [None] * len(self._slots_flat)
         dZ, dA = delta, None
         sent = delta if back is None else back  # what the output layer passes down
         for l in range(len(self.W) - 1, -1, -1):
-            # dW (n_in, n_out); one sample: an outer product, where np.dot is ~6x faster than matmul
-            layer = [np.dot(As[l].T, dZ) if len(dZ) == 1 else As[l].T @ dZ]
-            if self.b[l] is not None:
-                layer.append(dZ.sum(axis=0))  # db (n_out,)
-            if self.alpha[l] is not None:  # hidden PReLU: dA is this layer's output gradient
-                layer.append(PReLU.alpha_grad(zs[l], dA))  # dα (n_out,)
-            grads = layer + grads
+            i_W, i_b, i_alpha = self._slots[l]
+            dA_below = None
+            if l > 0:  # dL/da_l (batch, n_in), with W_l as it was in the forward pass
+                dA_below = (sent if l == len(self.W) - 1 else dZ) @ self.W[l].T
+            if opt is not None:
+                opt.apply_outer(i_W, As[l], dZ)
+            else:  # dW (n_in, n_out); one sample: an outer product, where np.dot is ~6x faster than matmul
+                grads[i_W] = np.dot(As[l].T, dZ) if len(dZ) == 1 else As[l].T @ dZ
+            if i_b is not None:
+                grads[i_b] = dZ.sum(axis=0)  # db (n_out,)
+            if i_alpha is not None:  # hidden PReLU: dA is this layer's output gradient
+                grads[i_alpha] = PReLU.alpha_grad(zs[l], dA)  # dα (n_out,)
+            if opt is not None:
+                for i in (i_b, i_alpha):
+                    if i is not None:
+                        opt.apply(i, grads[i])
             if l > 0:
-                dA = (sent if l == len(self.W) - 1 else dZ) @ self.W[l].T  # dL/da_l (batch, n_in)
+                dA = dA_below
                 act, z, a = self.acts[l - 1], zs[l - 1], As[l]
                 g = act.grad(z, a, self.alpha[l - 1]) if self.alpha[l - 1] is not None else act.grad(z, a)
                 dZ = dA * g
-        return grads
+        return None if opt is not None else grads
 
     def __repr__(self):
         arch = "-".join(str(n) for n in self.sizes)

@@ -50,17 +50,27 @@ def output_deltas(loss, zs, As, T, scale):
     return delta, back
 
 
-def diagnostics(model, loss, X, T, y, split="train"):
+def probe_rows(n, size):
+    """The fixed rows of the training set that gradient diagnostics use (None: all n): a random
+    subset drawn with its own seed, so it is the same in every run and leaves the training RNG alone."""
+    if size is None or size >= n:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, int(size), replace=False))
+
+
+def diagnostics(model, loss, X, T, y, split="train", probe=None):
     """Loss and accuracy on a split plus per-layer health, from one forward and one backward pass:
     gradient (of the mean loss) and weight norms and the gradient's std of each layer; for hidden
     layers the activations' std, their spread across units (a symmetry measure: 0 when all units
     are identical), the fraction of saturated (sigmoid/tanh) unit activations and the fraction of
-    dead ReLU units (zero for every sample)."""
+    dead ReLU units (zero for every sample). `probe` (row indices, see probe_rows): the gradient
+    is that of the mean loss over those rows only; everything else uses the whole split."""
     zs, As = model.forward(X)
     out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y)))
     out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
-    delta, back = output_deltas(loss, zs, As, T, 1.0 / len(X))
-    grads = dict(zip((name for name, _ in model.params()), model.backward(zs, As, delta, back)))
+    gz, gA, gT = (zs, As, T) if probe is None else ([z[probe] for z in zs], [a[probe] for a in As], T[probe])
+    delta, back = output_deltas(loss, gz, gA, gT, 1.0 / len(gT))
+    grads = dict(zip((name for name, _ in model.params()), model.backward(gz, gA, delta, back)))
     for l, W in enumerate(model.W):
         key = f"layer{l + 1}"
         out[f"{key}/grad_norm"] = float(np.linalg.norm(grads[f"W{l + 1}"]))
@@ -84,7 +94,8 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     """Train `model` in place. `data`: dict split -> (X, T, y) for train/val/test.
 
     `cfg` (trainer config): epochs, steps (overrides epochs when set), batch_size (None =
-    full batch), replacement, shuffle, repeat, eval_every (None = every epoch). The batch
+    full batch), replacement, shuffle, repeat, eval_every (None = every epoch), probe (rows for
+    the gradient diagnostics, None = all). The batch
     loss is the mean of the samples' losses, or their sum when `loss.reduction == "sum"`.
     Returns {"final": metrics, "best": {...}, "diverged": bool, "history": [...], ...}.
     """
@@ -97,6 +108,7 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     per_epoch = not cfg.get("eval_every")
     repeat = int(cfg.get("repeat", 1))
     scale = 1.0 if loss.reduction == "sum" else None  # None: 1/len(batch)
+    probe = probe_rows(n, cfg.get("probe"))
 
     history, best = [], {"val/acc": -math.inf, "epoch": 0.0}
     train_time, interval_time, interval_steps = 0.0, 0.0, 0
@@ -104,7 +116,7 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     def record(step):
         epoch = step / steps_per_epoch
         m = {"progress/epoch": epoch, "progress/steps": float(step)}
-        m.update(diagnostics(model, loss, X, T, y))  # train/loss, train/acc and the layers' health
+        m.update(diagnostics(model, loss, X, T, y, probe=probe))  # train/loss, train/acc, the layers' health
         for split in ("val", "test"):
             m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split])
         if interval_steps:
@@ -139,7 +151,11 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
             s = scale if scale is not None else 1.0 / len(xb)
             for _ in range(repeat):
                 zs, As = model.forward(xb)
-                opt.step(model.backward(zs, As, *output_deltas(loss, zs, As, tb, s)))
+                deltas = output_deltas(loss, zs, As, tb, s)
+                if getattr(opt, "fused", False):
+                    model.backward(zs, As, *deltas, opt=opt)  # each update applied as its gradient is known
+                else:
+                    opt.step(model.backward(zs, As, *deltas))
             step += 1
             dt = time.perf_counter() - tic
             train_time += dt

@@ -129,3 +129,31 @@ def test_dead_fraction_and_unit_spread_on_a_hand_built_network():
     model.W[0][:] = [[1.0, 1.0]]  # identical units: no spread, none dead
     d = diagnostics(model, make_loss("cross_entropy", model.acts[-1], 2), X, encode_targets(y, 2, dtype=np.float64), y)
     assert d["layer1/unit_spread"] == 0.0 and d["layer1/dead_frac"] == 0.0
+
+
+def test_gradient_diagnostics_on_a_probe_subset(compose_cfg):
+    """trainer.probe: grad norms are those of the probe rows' mean loss; loss, accuracy and activation
+    statistics stay those of the whole training set; the probe is the same in every run and does not
+    touch the training RNG (training is bit-identical with and without it)."""
+    from nnexp.data import load_dataset
+    from nnexp.experiment import build, encode_splits
+    from nnexp.train import diagnostics, probe_rows
+
+    cfg = compose_cfg(*quiet("model.hidden=[32,16]", "activation=tanh"))
+    model, loss = build(cfg, 64, 10, np.random.default_rng(0))
+    X, T, y = encode_splits(load_dataset(cfg.dataset, 0), 10, [0.0, 1.0], model.dtype)["train"]
+    rows = probe_rows(len(X), 200)
+    assert len(rows) == 200 and len(set(rows)) == 200 and np.array_equal(rows, probe_rows(len(X), 200))
+    assert rows.max() > len(X) // 2  # spread over the set, not its first rows
+    assert probe_rows(len(X), len(X)) is None and probe_rows(len(X), None) is None
+    full, probed, subset = (diagnostics(model, loss, X, T, y), diagnostics(model, loss, X, T, y, probe=rows),
+                            diagnostics(model, loss, X[rows], T[rows], y[rows]))
+    for key in full:
+        if key.endswith(("grad_norm", "grad_std")):
+            assert probed[key] == pytest.approx(subset[key], rel=1e-5) and probed[key] != full[key]
+        else:
+            assert probed[key] == full[key], key
+    a = run(compose_cfg(*quiet("trainer.epochs=2", "trainer.probe=100")))
+    b = run(compose_cfg(*quiet("trainer.epochs=2", "trainer.probe=null")))
+    assert a["final"]["test/loss"] == b["final"]["test/loss"] and a["final"]["train/acc"] == b["final"]["train/acc"]
+    assert a["final"]["layer1/grad_norm"] != b["final"]["layer1/grad_norm"]

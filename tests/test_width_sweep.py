@@ -34,6 +34,8 @@ def test_pooling_to_9x9_on_digits_0_and_1(compose_cfg):
 class CountingSGD:
     """Stands in for the optimiser: counts the SGD iterations and the rows each one saw."""
 
+    fused = False  # the trainer then hands it the gradients through step()
+
     def __init__(self):
         self.calls = 0
 
