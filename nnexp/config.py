@@ -143,6 +143,8 @@ def validate(cfg) -> None:
 
     _bool(cfg.tracking, "enabled", "tracking.enabled")
     _bool(cfg.tracking, "log_artifacts", "tracking.log_artifacts")
+    if cfg.tracking.get("enabled", True):
+        _num(cfg.tracking, "flush_every", 0, name="tracking.flush_every")
     exp = cfg.tracking.get("experiment")
     _check(isinstance(exp, str) and exp.strip() != "", "tracking.experiment", exp, "a non-empty name")
 

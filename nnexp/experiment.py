@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -62,6 +63,22 @@ def _blas_threads(n):
     return threadpool_limits(limits=n, user_api="blas")
 
 
+_runs_in_process = []  # start-up time is measured for the first run of a process only
+
+
+def process_age(at):
+    """Seconds from this process's start to the time.time() `at` (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    booted = time.time() - uptime
+    return at - (booted + start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def save_weights(model, path):
     np.savez(path, **{name: p for name, p in model.params()})
 
@@ -98,11 +115,16 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
                       tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
                             "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
                             "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
-                      parent_run_id=parent_run_id or os.environ.get(PARENT_ENV))
+                      parent_run_id=parent_run_id or os.environ.get(PARENT_ENV), background=True)
         with _blas_threads(cfg.trainer.get("threads")):
             result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
                            callback=on_eval,
                            progress=cfg.trainer.progress if progress is None else progress)
+        startup = process_age(result["started_at"]) if not _runs_in_process else None
+        _runs_in_process.append(run_name)
+        if startup is not None:  # python -m nnexp to the first training step; sent with the last metrics
+            tracker.log_metrics({"time/startup_s": startup}, 0)
+        tracker.ready(wait=True)  # the run exists (raises if the store could not be opened)
         if result["diverged"]:
             reason = f"diverged: loss not finite at epoch {result['diverged_at_epoch']:g}"
             tracker.set_tags({"nnexp.diverged": True, "nnexp.diverged_epoch": result["diverged_at_epoch"]})

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ PARENT_ENV = "NNEXP_MLFLOW_PARENT_RUN_ID"
 REASON_TAG = "nnexp.end_reason"
 _open_parents: list["Tracker"] = []  # sweep parent runs started in this process
 _clients: dict = {}  # tracking URI -> MlflowClient: opening a SQLite store costs about a second
+_client_lock = threading.RLock()
 
 
 def _quiet():
@@ -44,19 +46,26 @@ def client(uri=None):
     if new) at once, under a file lock for SQLite, so that many processes starting together on a
     fresh mlflow.db do not race each other's table creation."""
     uri = resolve_uri(uri)
-    if uri not in _clients:
-        from mlflow.exceptions import MlflowException
-        from mlflow.tracking import MlflowClient
+    with _client_lock:  # one thread imports mlflow and opens the store; the others wait for it
+        return _clients[uri] if uri in _clients else _open_client(uri)
 
-        _quiet()
-        try:
-            with store_lock(uri):
-                c = MlflowClient(tracking_uri=uri)
-                c.search_experiments(max_results=1)
-        except MlflowException as e:
-            raise NnexpError(f"tracking.uri={uri}: cannot use the MLflow store ({str(e).splitlines()[0]})") from e
-        _clients[uri] = c
-    return _clients[uri]
+
+def _open_client(uri):
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    _quiet()
+    try:
+        with store_lock(uri):
+            c = MlflowClient(tracking_uri=uri)
+            c.search_experiments(max_results=1)
+    except MlflowException as e:
+        raise NnexpError(f"tracking.uri={uri}: cannot use the MLflow store ({str(e).splitlines()[0]})") from e
+    except Exception as e:  # a path that is a file, a read-only directory, a driver that is missing
+        raise NnexpError(f"tracking.uri={uri}: cannot use the MLflow store "
+                         f"({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from e
+    _clients[uri] = c
+    return c
 
 
 def flatten(d, prefix=""):
@@ -81,12 +90,26 @@ def git_commit():
 
 
 class Tracker:
-    """One MLflow run, driven through MlflowClient (no global active-run state)."""
+    """One MLflow run, driven through MlflowClient (no global active-run state).
 
-    def __init__(self, uri=None):
+    Metrics are buffered and sent with one log_batch when `flush_every` seconds have passed since
+    the last one, and at the end: a log_batch on SQLite costs ~10 ms, as much as an epoch of a
+    small network. With `start(background=True)` the run is created in a thread (importing
+    mlflow and opening the store take ~2 s) while training starts; metrics wait in the buffer.
+    """
+
+    def __init__(self, uri=None, flush_every=5.0):
         self.uri = resolve_uri(uri)
-        self.client = client(self.uri)  # one store per process: sweep jobs in a worker reuse it
+        self.flush_every = float(flush_every)
         self.run_id = None
+        self._pending = []  # (key, value, timestamp ms, step) not yet sent
+        self._last_flush = time.monotonic()
+        self._opening = None  # the thread creating the run, with start(background=True)
+        self._error = None  # what that thread raised
+
+    @property
+    def client(self):
+        return client(self.uri)  # one store per process: sweep jobs in a worker reuse it
 
     def _experiment_id(self, name):
         from mlflow.exceptions import MlflowException
@@ -103,7 +126,24 @@ class Tracker:
             raise NnexpError(f"tracking.uri={self.uri}: cannot use the MLflow store ({str(e).splitlines()[0]})") from e
 
     @uninterrupted
-    def start(self, experiment, run_name=None, params=None, tags=None, parent_run_id=None):
+    def start(self, experiment, run_name=None, params=None, tags=None, parent_run_id=None, background=False):
+        """Create the run; its id (None with background=True: see ready())."""
+        args = (experiment, run_name, params, tags, parent_run_id)
+        if not background:
+            self._create(*args)
+            return self.run_id
+        self._opening = threading.Thread(target=self._create_in_thread, args=args, name="nnexp-tracking", daemon=True)
+        self._opening.start()
+        return None
+
+    def _create_in_thread(self, *args):
+        try:
+            self._create(*args)
+        except BaseException as e:  # handed to the main thread by ready()
+            self._error = e
+
+    def _create(self, experiment, run_name, params, tags, parent_run_id):
+        self.client  # imports mlflow under the client lock: never two threads importing it at once
         from mlflow.entities import Param
 
         tags = {"nnexp.version": nnexp.__version__, **(tags or {})}
@@ -118,25 +158,53 @@ class Tracker:
         items = [Param(k, v[:6000]) for k, v in (params or {}).items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=items[i:i + 100])
-        return self.run_id
+
+    def ready(self, wait=False):
+        """True once the run exists (waiting for a background start if `wait`); raises what the
+        background start raised, e.g. an unreachable store, once."""
+        if self._opening is not None:
+            if wait:
+                self._opening.join()
+            if self._opening.is_alive():
+                return False
+            self._opening = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self.run_id is not None
 
     @uninterrupted
     def log_metrics(self, metrics, step):
-        """All metrics of one evaluation in one log_batch call."""
+        """Buffer the metrics of one evaluation; send the buffer if flush_every has passed."""
+        ts = int(time.time() * 1000)
+        self._pending += [(k, float(v), ts, int(step)) for k, v in metrics.items()]
+        if self.ready() and (time.monotonic() - self._last_flush >= self.flush_every or len(self._pending) >= 5000):
+            self.flush()
+
+    @uninterrupted
+    def flush(self):
+        """Send every buffered metric (log_batch takes at most 1000 per call)."""
         from mlflow.entities import Metric
 
-        ts = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, int(step)) for k, v in metrics.items()])
+        if not self.ready(wait=True):
+            return
+        metrics, self._pending = [Metric(*m) for m in self._pending], []
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(self.run_id, metrics=metrics[i:i + 1000])
+        self._last_flush = time.monotonic()
 
     @uninterrupted
     def set_tags(self, tags):
         from mlflow.entities import RunTag
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        if self.ready(wait=True):
+            self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     @uninterrupted
     def log_artifacts(self, files):
         """files: {artifact name: writer(path)}; written to a temp dir, then uploaded."""
+        if not self.ready(wait=True):
+            return
         with tempfile.TemporaryDirectory() as tmp:
             for name, write in files.items():
                 path = Path(tmp) / name
@@ -145,8 +213,10 @@ class Tracker:
 
     @uninterrupted
     def end(self, status="FINISHED", reason=None):
-        if self.run_id is None:
+        """Flush the buffer and terminate the run with its status (and the reason as a tag)."""
+        if not self.ready(wait=True):  # raises (once) what a background start raised
             return
+        self.flush()
         if reason:
             self.set_tags({REASON_TAG: reason})
         self.client.set_terminated(self.run_id, status)
@@ -156,11 +226,17 @@ class Tracker:
 class NullTracker(Tracker):
     """tracking.enabled=false: same interface, records nothing."""
 
-    def __init__(self, uri=None):
+    def __init__(self, uri=None, flush_every=None):
         self.uri, self.run_id = None, None
 
     def start(self, *args, **kwargs):
         return None
+
+    def ready(self, wait=False):
+        return True
+
+    def flush(self):
+        pass
 
     def log_metrics(self, metrics, step):
         pass
@@ -176,7 +252,7 @@ class NullTracker(Tracker):
 
 
 def make_tracker(cfg) -> Tracker:
-    return Tracker(cfg.get("uri")) if cfg.get("enabled", True) else NullTracker()
+    return Tracker(cfg.get("uri"), cfg.get("flush_every", 5.0)) if cfg.get("enabled", True) else NullTracker()
 
 
 class SweepParentRun(Callback):

@@ -132,6 +132,7 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     from tqdm.auto import tqdm  # lazy: only the loop needs it
 
     bar = tqdm(total=total, unit="step", disable=None if progress else True, leave=False)
+    started_at = time.time()  # the first training step
     metrics, diverged_at, step, pos = record(0), None, 0, n
     order_X, order_T = X, T
     with np.errstate(over="ignore", invalid="ignore"), bar:
@@ -176,5 +177,6 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
         "diverged_at_epoch": diverged_at,
         "steps": step,
         "train_time_s": train_time,
+        "started_at": started_at,
         "history": history,
     }

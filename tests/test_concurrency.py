@@ -53,7 +53,7 @@ def test_a_signal_inside_a_tracking_write_waits_for_the_write(tmp_path, sigint_r
 
     from nnexp.tracking import Tracker
 
-    t = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    t = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", flush_every=0)  # every log_metrics sends its batch
     t.start("signals")
     real = t.client.log_batch
     calls = []
