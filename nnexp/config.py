@@ -7,6 +7,7 @@ key (e.g. `+model.hiden=3` or a typo in a preset) is caught without repeating th
 from __future__ import annotations
 
 import numbers
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -137,6 +138,9 @@ def validate(cfg) -> None:
     _int(tr, "repeat", 1, name="trainer.repeat")
     _int(tr, "eval_every", 1, optional=True, name="trainer.eval_every")
     _int(tr, "probe", 1, optional=True, name="trainer.probe")
+    resume = tr.get("resume")
+    _check(resume is None or (isinstance(resume, str) and re.fullmatch(r"[0-9a-f]{32}", resume)), "trainer.resume",
+           resume, "null or the 32-hex-digit id of an interrupted MLflow run")
     _int(tr, "threads", 1, optional=True, name="trainer.threads")
     for key in ("replacement", "shuffle", "progress"):
         _bool(tr, key, f"trainer.{key}")

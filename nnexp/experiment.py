@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from omegaconf import OmegaConf
 
 from .activations import make_activation
 from .config import validate, validate_with_data
-from .errors import RunStopped
+from .errors import ConfigError, RunStopped
 from .initializers import get_initializer
 from .losses import make_loss
 from .model import MLP
@@ -66,6 +67,37 @@ def _blas_threads(n):
 _runs_in_process = []  # start-up time is measured for the first run of a process only
 
 
+IGNORED_ON_RESUME = ("trainer.resume", "trainer.progress", "trainer.threads", "tracking.")
+
+
+def load_checkpoint(tracker, run_id, cfg):
+    """The checkpoint of interrupted run `run_id`, after checking that it ran this same config."""
+    import tempfile
+
+    from .checkpoint import FILES, Checkpoint
+    from .tracking import flatten
+
+    if not tracker.uri:
+        raise ConfigError("trainer.resume", "needs tracking (the checkpoint is in the MLflow run); not tracking=none")
+    try:
+        old = tracker.client.get_run(run_id)
+    except Exception as e:
+        raise ConfigError("trainer.resume", f"no run {run_id!r} in {tracker.uri}") from e
+    now = flatten(OmegaConf.to_container(cfg, resolve=True))
+    for key in sorted(set(now) | set(old.data.params)):
+        if not key.startswith(IGNORED_ON_RESUME) and now.get(key) != old.data.params.get(key):
+            raise ConfigError("trainer.resume", f"run {run_id} was made with {key}={old.data.params.get(key)}, "
+                                                f"not {now.get(key)}; resume it with the config it ran")
+    names = {a.path for a in tracker.client.list_artifacts(run_id)}
+    if not set(FILES) <= names:
+        raise ConfigError("trainer.resume", f"run {run_id} has no checkpoint (it ended {old.info.status}; "
+                                            "only an interrupted run saves one)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in FILES:
+            tracker.client.download_artifacts(run_id, name, tmp)
+        return Checkpoint.load(tmp)
+
+
 def process_age(at):
     """Seconds from this process's start to the time.time() `at` (Linux /proc; None elsewhere)."""
     try:
@@ -103,6 +135,8 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
     run_name = run_name or cfg.tracking.get("run_name") or \
         f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"
     tracker = make_tracker(cfg.tracking)
+    resume_id = cfg.trainer.get("resume")
+    checkpoint = load_checkpoint(tracker, resume_id, cfg) if resume_id else None
 
     def on_eval(metrics, step):
         tracker.log_metrics(metrics, step)
@@ -110,15 +144,18 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
             callback(metrics, step)
 
     try:
-        tracker.start(cfg.tracking.experiment, run_name=run_name,
-                      params=flatten(OmegaConf.to_container(cfg, resolve=True)),
-                      tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
-                            "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
-                            "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
-                      parent_run_id=parent_run_id or os.environ.get(PARENT_ENV), background=True)
+        if checkpoint is not None:
+            tracker.reopen(resume_id, {"nnexp.resumed_at_step": checkpoint.step})
+        else:
+            tracker.start(cfg.tracking.experiment, run_name=run_name,
+                          params=flatten(OmegaConf.to_container(cfg, resolve=True)),
+                          tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
+                                "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
+                                "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
+                          parent_run_id=parent_run_id or os.environ.get(PARENT_ENV), background=True)
         with _blas_threads(cfg.trainer.get("threads")):
             result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
-                           callback=on_eval,
+                           callback=on_eval, resume=checkpoint,
                            progress=cfg.trainer.progress if progress is None else progress)
         startup = process_age(result["started_at"]) if not _runs_in_process else None
         _runs_in_process.append(run_name)
@@ -133,8 +170,14 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
             tracker_status = ("FINISHED", None)
             if cfg.tracking.log_artifacts:
                 _log_artifacts(tracker, cfg, model, result, run_name)
-    except KeyboardInterrupt:
-        tracker.end("KILLED", "interrupted (SIGINT/SIGTERM)")
+    except KeyboardInterrupt as e:
+        saved = getattr(e, "checkpoint", None)
+        if saved is not None and tracker.uri and tracker.ready(wait=True):
+            tracker.log_artifacts(saved.writers())
+            print(f"nnexp: interrupted; checkpoint at step {saved.step} saved in run {tracker.run_id}: continue "
+                  f"with the same arguments and trainer.resume={tracker.run_id}", file=sys.stderr)
+        tracker.end("KILLED", "interrupted (SIGINT/SIGTERM)"
+                    + (f"; checkpoint at step {saved.step}" if saved is not None and tracker.run_id else ""))
         raise
     except RunStopped as e:
         tracker.end(e.status, e.reason)

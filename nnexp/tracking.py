@@ -136,6 +136,14 @@ class Tracker:
         self._opening.start()
         return None
 
+    @uninterrupted
+    def reopen(self, run_id, tags=None):
+        """Continue an existing run (trainer.resume): RUNNING again, new metrics appended."""
+        self.client.update_run(run_id, status="RUNNING")
+        self.run_id = run_id
+        if tags:
+            self.set_tags(tags)
+
     def _create_in_thread(self, *args):
         try:
             self._create(*args)
@@ -231,6 +239,9 @@ class NullTracker(Tracker):
 
     def start(self, *args, **kwargs):
         return None
+
+    def reopen(self, run_id, tags=None):
+        pass
 
     def ready(self, wait=False):
         return True

@@ -90,7 +90,7 @@ def diagnostics(model, loss, X, T, y, split="train", probe=None):
     return out
 
 
-def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
+def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, resume=None):
     """Train `model` in place. `data`: dict split -> (X, T, y) for train/val/test.
 
     `cfg` (trainer config): epochs, steps (overrides epochs when set), batch_size (None =
@@ -98,7 +98,14 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
     the gradient diagnostics, None = all). The batch
     loss is the mean of the samples' losses, or their sum when `loss.reduction == "sum"`.
     Returns {"final": metrics, "best": {...}, "diverged": bool, "history": [...], ...}.
+
+    A KeyboardInterrupt (Ctrl-C, or SIGTERM through the CLI) leaves with `.checkpoint` set: the
+    state at the last evaluation (checkpoint.Checkpoint). `resume`, such a checkpoint from a run
+    with the same config, continues training from it: the same steps, batches and numbers as if
+    it had never stopped.
     """
+    from .checkpoint import Checkpoint
+
     X, T, y = data["train"]
     n = len(X)
     B = n if cfg.get("batch_size") is None else min(int(cfg["batch_size"]), n)
@@ -131,44 +138,69 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False):
 
     from tqdm.auto import tqdm  # lazy: only the loop needs it
 
+    def snapshot():
+        velocity = getattr(opt, "velocity", None)
+        return Checkpoint(step=step, pos=pos, rng_state=rng.bit_generator.state, perm=perm, history=list(history),
+                          params={name: p.copy() for name, p in model.params()}, best=dict(best),
+                          velocity=None if velocity is None else [v.copy() for v in velocity], train_time=train_time)
+
     bar = tqdm(total=total, unit="step", disable=None if progress else True, leave=False)
     started_at = time.time()  # the first training step
-    metrics, diverged_at, step, pos = record(0), None, 0, n
-    order_X, order_T = X, T
-    with np.errstate(over="ignore", invalid="ignore"), bar:
-        while step < total and diverged_at is None:
-            tic = time.perf_counter()
-            if cfg.get("replacement"):
-                idx = rng.integers(0, n, size=B)
-                xb, tb = X[idx], T[idx]
-            else:
-                if pos >= n:  # new epoch: one contiguous shuffled copy, then slices
-                    if cfg.get("shuffle", True) and B < n:
-                        perm = rng.permutation(n)
-                        order_X, order_T = X[perm], T[perm]
-                    pos = 0
-                xb, tb = order_X[pos:pos + B], order_T[pos:pos + B]
-                pos += B
-            s = scale if scale is not None else 1.0 / len(xb)
-            for _ in range(repeat):
-                zs, As = model.forward(xb)
-                deltas = output_deltas(loss, zs, As, tb, s)
-                if getattr(opt, "fused", False):
-                    model.backward(zs, As, *deltas, opt=opt)  # each update applied as its gradient is known
+    diverged_at, step, pos, perm = None, 0, n, None
+    if resume is None:
+        metrics = record(0)
+    else:  # the state of the interrupted run at its last evaluation
+        for (_, p), saved in zip(model.params(), resume.params.values()):
+            p[...] = saved
+        for v, saved in zip(getattr(opt, "velocity", None) or [], resume.velocity or []):
+            v[...] = saved
+        rng.bit_generator.state = resume.rng_state
+        step, pos, perm, train_time = resume.step, resume.pos, resume.perm, resume.train_time
+        history[:], best = list(resume.history), dict(resume.best)
+        metrics = history[-1]
+        bar.update(step)
+    order_X, order_T = (X, T) if perm is None else (X[perm], T[perm])
+    last = snapshot()
+    try:
+        with np.errstate(over="ignore", invalid="ignore"), bar:
+            while step < total and diverged_at is None:
+                tic = time.perf_counter()
+                if cfg.get("replacement"):
+                    idx = rng.integers(0, n, size=B)
+                    xb, tb = X[idx], T[idx]
                 else:
-                    opt.step(model.backward(zs, As, *deltas))
-            step += 1
-            dt = time.perf_counter() - tic
-            train_time += dt
-            interval_time += dt
-            interval_steps += 1
-            if step % eval_every == 0 or step == total:
-                metrics = record(step)
-                interval_time, interval_steps = 0.0, 0
-                bar.update(step - bar.n)
-                bar.set_postfix({"val/acc": f"{metrics['val/acc']:.3f}"}, refresh=False)
-                if not math.isfinite(metrics["train/loss"]):
-                    diverged_at = metrics["progress/epoch"]
+                    if pos >= n:  # new epoch: one contiguous shuffled copy, then slices
+                        if cfg.get("shuffle", True) and B < n:
+                            perm = rng.permutation(n)
+                            order_X, order_T = X[perm], T[perm]
+                        pos = 0
+                    xb, tb = order_X[pos:pos + B], order_T[pos:pos + B]
+                    pos += B
+                s = scale if scale is not None else 1.0 / len(xb)
+                for _ in range(repeat):
+                    zs, As = model.forward(xb)
+                    deltas = output_deltas(loss, zs, As, tb, s)
+                    if getattr(opt, "fused", False):
+                        model.backward(zs, As, *deltas, opt=opt)  # each update applied as its gradient is known
+                    else:
+                        opt.step(model.backward(zs, As, *deltas))
+                step += 1
+                dt = time.perf_counter() - tic
+                train_time += dt
+                interval_time += dt
+                interval_steps += 1
+                if step % eval_every == 0 or step == total:
+                    metrics = record(step)
+                    last = snapshot()
+                    interval_time, interval_steps = 0.0, 0
+                    bar.update(step - bar.n)
+                    bar.set_postfix({"val/acc": f"{metrics['val/acc']:.3f}"}, refresh=False)
+                    if not math.isfinite(metrics["train/loss"]):
+                        diverged_at = metrics["progress/epoch"]
+
+    except KeyboardInterrupt as e:
+        e.checkpoint = last  # the state at the last evaluation: the caller saves it
+        raise
 
     return {
         "final": metrics,
