@@ -64,7 +64,8 @@ def diagnostics(model, loss, X, T, y, split="train", probe=None):
     layers the activations' std, their spread across units (a symmetry measure: 0 when all units
     are identical), the fraction of saturated (sigmoid/tanh) unit activations and the fraction of
     dead ReLU units (zero for every sample). `probe` (row indices, see probe_rows): the gradient
-    is that of the mean loss over those rows only; everything else uses the whole split."""
+    is that of the mean loss over those rows only, and the activation statistics are those of
+    those rows; loss, accuracy and dead units use the whole split."""
     zs, As = model.forward(X)
     out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y)))
     out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
@@ -78,15 +79,15 @@ def diagnostics(model, loss, X, T, y, split="train", probe=None):
         out[f"{key}/grad_std"] = float(grads[f"W{l + 1}"].std())  # Glorot & Bengio's view, with act_std
         if l == len(model.W) - 1:
             continue  # output layer: no hidden-unit diagnostics
-        act, a = model.acts[l], As[l + 1]
+        act, a = model.acts[l], gA[l + 1]
         out[f"{key}/act_std"] = float(a.std())
         # 0 when every unit computes the same: measured against the first unit, so identical units give
         # exactly 0 (a plain std rounds the mean and reports ~1e-16)
         out[f"{key}/unit_spread"] = float((a - a[:, :1]).std(axis=1).mean())
         if act.saturates:
             out[f"{key}/saturated_frac"] = float(act.saturated(a).mean())
-        if act.can_die:
-            out[f"{key}/dead_frac"] = float((a <= 0).all(axis=0).mean())
+        if act.can_die:  # dead: zero for every sample of the split, so all of them
+            out[f"{key}/dead_frac"] = float((As[l + 1] <= 0).all(axis=0).mean())
     return out
 
 

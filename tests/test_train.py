@@ -132,14 +132,15 @@ def test_dead_fraction_and_unit_spread_on_a_hand_built_network():
 
 
 def test_gradient_diagnostics_on_a_probe_subset(compose_cfg):
-    """trainer.probe: grad norms are those of the probe rows' mean loss; loss, accuracy and activation
-    statistics stay those of the whole training set; the probe is the same in every run and does not
-    touch the training RNG (training is bit-identical with and without it)."""
+    """trainer.probe: per-layer statistics are those of the probe rows; loss, accuracy and dead units
+    stay those of the whole training set; the probe is the same in every run and does not touch the
+    training RNG (training is bit-identical with and without it)."""
     from nnexp.data import load_dataset
     from nnexp.experiment import build, encode_splits
     from nnexp.train import diagnostics, probe_rows
 
     cfg = compose_cfg(*quiet("model.hidden=[32,16]", "activation=tanh"))
+    relu = compose_cfg(*quiet("model.hidden=[32]", "activation=relu"))
     model, loss = build(cfg, 64, 10, np.random.default_rng(0))
     X, T, y = encode_splits(load_dataset(cfg.dataset, 0), 10, [0.0, 1.0], model.dtype)["train"]
     rows = probe_rows(len(X), 200)
@@ -149,10 +150,14 @@ def test_gradient_diagnostics_on_a_probe_subset(compose_cfg):
     full, probed, subset = (diagnostics(model, loss, X, T, y), diagnostics(model, loss, X, T, y, probe=rows),
                             diagnostics(model, loss, X[rows], T[rows], y[rows]))
     for key in full:
-        if key.endswith(("grad_norm", "grad_std")):
-            assert probed[key] == pytest.approx(subset[key], rel=1e-5) and probed[key] != full[key]
-        else:
+        if key.endswith(("grad_norm", "grad_std", "act_std", "unit_spread", "saturated_frac")):
+            assert probed[key] == pytest.approx(subset[key], rel=1e-5) and probed[key] != full[key], key
+        elif key.endswith("weight_norm") or not key.startswith("layer"):
             assert probed[key] == full[key], key
+    net, _ = build(relu, 64, 10, np.random.default_rng(0))
+    net.W[0][:, :5] = -10.0  # five units dead for every sample (inputs are >= 0)
+    dead = diagnostics(net, loss, X, T, y, probe=rows)["layer1/dead_frac"]
+    assert dead >= 5 / 32 and dead == (net.forward(X)[1][1] <= 0).all(axis=0).mean()  # over every sample
     a = run(compose_cfg(*quiet("trainer.epochs=2", "trainer.probe=100")))
     b = run(compose_cfg(*quiet("trainer.epochs=2", "trainer.probe=null")))
     assert a["final"]["test/loss"] == b["final"]["test/loss"] and a["final"]["train/acc"] == b["final"]["train/acc"]
