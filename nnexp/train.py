@@ -7,6 +7,7 @@ or Optuna; it reports each evaluation to `callback(metrics, step)` and returns a
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -137,7 +138,12 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
             callback(m, round(epoch) if per_epoch else step)
         return m
 
-    from tqdm.auto import tqdm  # lazy: only the loop needs it
+    if progress:  # tqdm.auto (a notebook widget or a terminal bar) costs ~60 ms to import: only when shown
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="step", disable=None, leave=False)  # None: off when not a terminal
+    else:
+        bar = None
 
     def snapshot():
         velocity = getattr(opt, "velocity", None)
@@ -145,7 +151,6 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
                           params={name: p.copy() for name, p in model.params()}, best=dict(best),
                           velocity=None if velocity is None else [v.copy() for v in velocity], train_time=train_time)
 
-    bar = tqdm(total=total, unit="step", disable=None if progress else True, leave=False)
     started_at = time.time()  # the first training step
     diverged_at, step, pos, perm = None, 0, n, None
     if resume is None:
@@ -159,11 +164,12 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
         step, pos, perm, train_time = resume.step, resume.pos, resume.perm, resume.train_time
         history[:], best = list(resume.history), dict(resume.best)
         metrics = history[-1]
-        bar.update(step)
+        if bar is not None:
+            bar.update(step)
     order_X, order_T = (X, T) if perm is None else (X[perm], T[perm])
     last = snapshot()
     try:
-        with np.errstate(over="ignore", invalid="ignore"), bar:
+        with np.errstate(over="ignore", invalid="ignore"), bar or contextlib.nullcontext():
             while step < total and diverged_at is None:
                 tic = time.perf_counter()
                 if cfg.get("replacement"):
@@ -194,8 +200,9 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
                     metrics = record(step)
                     last = snapshot()
                     interval_time, interval_steps = 0.0, 0
-                    bar.update(step - bar.n)
-                    bar.set_postfix({"val/acc": f"{metrics['val/acc']:.3f}"}, refresh=False)
+                    if bar is not None:
+                        bar.update(step - bar.n)
+                        bar.set_postfix({"val/acc": f"{metrics['val/acc']:.3f}"}, refresh=False)
                     if not math.isfinite(metrics["train/loss"]):
                         diverged_at = metrics["progress/epoch"]
 
