@@ -54,6 +54,11 @@ def _variants(overrides, sweeper_params):
     parsed += [o for o in parser.parse_overrides([f"{k}={v}" for k, v in sweeper_params.items()])
                if o.get_key_element() not in keys]
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    for o in parsed:
+        if o.is_sweep_override() and not (o.is_choice_sweep() or o.is_range_sweep()):
+            raise NnexpError(f"{o.input_line}: an interval cannot be swept by a grid; for a search space quote it: "
+                             f"'{o.get_key_element()}=\"{o.input_line.split('=', 1)[1]}\"' (choice(...) and "
+                             "range(...) sweep as they are)")
     sweeps = [(o.get_key_element(), list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override()]
     first = [f"{k}={vals[0]}" for k, vals in sweeps]
     yield fixed + first
@@ -70,6 +75,7 @@ def preflight(argv) -> None:
     from omegaconf import OmegaConf
 
     from .data import check_available
+    from .tracking import check_uri
 
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
@@ -82,6 +88,8 @@ def preflight(argv) -> None:
             cfg = compose(config_name, overrides=first, return_hydra_config=True)
             params = cfg.hydra.sweeper.get("params")
             params = OmegaConf.to_container(params, resolve=False) if params else {}
+            if cfg.tracking.get("enabled", True):
+                check_uri(cfg.tracking.get("uri"))
             if "search" in cfg:
                 return _preflight_search(cfg, first)
             seen = set()

@@ -26,10 +26,14 @@ OBJECTIVES = [f"{s}/{m}" for s in ("train", "val", "test") for m in ("acc", "los
 
 @lru_cache(maxsize=None)
 def group_keys(group: str) -> frozenset:
-    """Every key that some option of `group` defines (conf/<group>/*.yaml)."""
+    """Every key that some option of `group` defines (conf/<group>/*.yaml). A global-package option
+    (`search`) defines its group's keys under the group's name."""
     keys = set()
     for path in (CONF_DIR / group).glob("*.yaml"):
-        keys |= set((yaml.safe_load(path.read_text()) or {}).keys()) - {"defaults"}
+        options = yaml.safe_load(path.read_text()) or {}
+        if isinstance(options.get(group), dict):
+            options = options[group]
+        keys |= set(options.keys()) - {"defaults"}
     return frozenset(keys)
 
 

@@ -68,6 +68,37 @@ def _open_client(uri):
     return c
 
 
+SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+
+
+def check_uri(uri=None) -> None:
+    """Cheap checks of a tracking URI before anything runs (raises NnexpError): a known scheme; for
+    SQLite, a database file whose directory exists and is writable; for a server, that it answers
+    a TCP connection (MLflow's own client would retry for minutes)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from .locks import sqlite_file
+
+    uri = resolve_uri(uri)
+    scheme = urlparse(uri).scheme.split("+")[0]
+    if scheme and len(scheme) > 1 and scheme not in SCHEMES:  # (a one-letter scheme is a Windows drive)
+        raise NnexpError(f"tracking.uri={uri}: unsupported scheme '{scheme}'; allowed: {', '.join(SCHEMES)}")
+    path = sqlite_file(uri)
+    if path is not None:
+        parent = Path(path).resolve().parent
+        if not parent.is_dir():
+            raise NnexpError(f"tracking.uri={uri}: cannot use the MLflow store (directory {parent} does not exist)")
+        if not os.access(parent, os.W_OK) or (Path(path).exists() and not os.access(path, os.W_OK)):
+            raise NnexpError(f"tracking.uri={uri}: cannot use the MLflow store ({path} is not writable)")
+    elif scheme in ("http", "https"):
+        url = urlparse(uri)
+        try:
+            socket.create_connection((url.hostname, url.port or (443 if scheme == "https" else 80)), timeout=5).close()
+        except OSError as e:
+            raise NnexpError(f"tracking.uri={uri}: cannot reach the tracking server ({e.strerror or e})") from e
+
+
 def flatten(d, prefix=""):
     """{'model': {'hidden': [64]}} -> {'model.hidden': '[64]'}: MLflow params are flat strings."""
     out = {}
@@ -111,6 +142,18 @@ class Tracker:
     def client(self):
         return client(self.uri)  # one store per process: sweep jobs in a worker reuse it
 
+    @staticmethod
+    def _write(call, *args, **kwargs):
+        """A store write, retried with backoff while SQLite says the database is locked (many
+        processes writing one mlflow.db); any other error at once."""
+        for attempt in range(8):
+            try:
+                return call(*args, **kwargs)
+            except Exception as e:
+                if attempt == 7 or "database is locked" not in str(e):
+                    raise
+                time.sleep(0.05 * 2 ** attempt)  # 0.05 s ... 3.2 s, 6.4 s in all
+
     def _experiment_id(self, name):
         from mlflow.exceptions import MlflowException
 
@@ -139,7 +182,7 @@ class Tracker:
     @uninterrupted
     def reopen(self, run_id, tags=None):
         """Continue an existing run (trainer.resume): RUNNING again, new metrics appended."""
-        self.client.update_run(run_id, status="RUNNING")
+        self._write(self.client.update_run, run_id, status="RUNNING")
         self.run_id = run_id
         if tags:
             self.set_tags(tags)
@@ -160,12 +203,12 @@ class Tracker:
             tags["mlflow.source.git.commit"] = commit
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
-        run = self.client.create_run(self._experiment_id(experiment), run_name=run_name,
+        run = self._write(self.client.create_run, self._experiment_id(experiment), run_name=run_name,
                                      tags={k: str(v) for k, v in tags.items()})
         self.run_id = run.info.run_id
         items = [Param(k, v[:6000]) for k, v in (params or {}).items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
-            self.client.log_batch(self.run_id, params=items[i:i + 100])
+            self._write(self.client.log_batch, self.run_id, params=items[i:i + 100])
 
     def ready(self, wait=False):
         """True once the run exists (waiting for a background start if `wait`); raises what the
@@ -198,7 +241,7 @@ class Tracker:
             return
         metrics, self._pending = [Metric(*m) for m in self._pending], []
         for i in range(0, len(metrics), 1000):
-            self.client.log_batch(self.run_id, metrics=metrics[i:i + 1000])
+            self._write(self.client.log_batch, self.run_id, metrics=metrics[i:i + 1000])
         self._last_flush = time.monotonic()
 
     @uninterrupted
@@ -206,7 +249,7 @@ class Tracker:
         from mlflow.entities import RunTag
 
         if self.ready(wait=True):
-            self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+            self._write(self.client.log_batch, self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     @uninterrupted
     def log_artifacts(self, files):
@@ -227,7 +270,7 @@ class Tracker:
         self.flush()
         if reason:
             self.set_tags({REASON_TAG: reason})
-        self.client.set_terminated(self.run_id, status)
+        self._write(self.client.set_terminated, self.run_id, status)
         self.run_id = None
 
 

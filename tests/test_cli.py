@@ -56,31 +56,6 @@ def test_grid_sweep_with_joblib_launcher(cli):
     assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["activation=foo"], "activation=foo: unknown option; available: leaky_relu, linear, prelu, relu"),
-    (["model.hiden=3"], "model.hiden: unknown key; model has: bias, budget, depth, dtype, hidden"),
-    (["+model.hiden=3"], "model.hiden: unknown key"),
-    (["model.hidden=[0]"], "model.hidden[0]: 0 is not allowed; expected a positive integer width"),
-    (["model.hidden=[a]"], "model.hidden[0]: 'a' is not allowed"),
-    (["optim.lr=-1"], "optim.lr: -1 is not allowed; expected a number > 0"),
-    (["model.output=softmax", "model.outputs=1"], "model.outputs: softmax over 1 unit"),
-    (["model.output=linear"], "model.output: 'linear' output cannot be trained with loss=cross_entropy"),
-    (["dataset=mnist", "dataset.data_dir=/nonexistent", "dataset.download=false"], "mnist"),
-    (["dataset=mnist", "dataset.pool=5"], "dataset.pool"),
-    (["-m", "model.hidden=[4],[0]"], "model.hidden[0]: 0 is not allowed"),
-    (["+experiment=nope"], "experiment=nope: unknown option; available: activation_compare"),
-    (["model.hidden=[1"], "cannot parse this override"),
-    (["trainer.batch_size=100000"], "trainer.batch_size: 100000 is larger than the"),
-])
-def test_bad_input_one_line_nonzero_exit_no_running_run(cli, args, expected):
-    proc = cli(*args)
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("nnexp: error: ") and expected in lines[0], lines[0]
-    assert [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"] == []
-
-
 def test_divergence_ends_failed_with_reason(cli):
     proc = cli("loss=mse", "model.output=linear", "optim.lr=50", "trainer.epochs=30")
     assert proc.returncode == 1 and "DIVERGED" in proc.stdout

@@ -3,6 +3,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import ROOT, all_runs
 
 WORKER = textwrap.dedent("""
@@ -73,3 +75,34 @@ def test_a_signal_inside_a_tracking_write_waits_for_the_write(tmp_path, sigint_r
     run = t.client.get_run(run_id)
     assert run.data.metrics == {"loss": 0.5} and run.info.status == "KILLED"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+
+
+@pytest.mark.slow
+def test_eight_nnexp_processes_training_into_one_store_and_study(tmp_path):
+    """Eight `python -m nnexp +search=digits` started at once on one fresh mlflow.db and optuna.db:
+    every process ends cleanly, every trial is complete with its MLflow run FINISHED and every
+    evaluation's metrics in it; nothing is RUNNING."""
+    import os
+
+    import optuna
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "nnexp", "+search=digits", "search.n_trials=16", "search.pruner=none",
+           "search.sampler=random", "trainer.epochs=2", "model.hidden=[16]", "tracking.log_artifacts=false",
+           "tracking.flush_every=0"]  # every evaluation written at once: the most writes
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(8)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err.strip().splitlines()[-3:] for _, err in outs]
+    trials = optuna.load_study(study_name="digits", storage=f"sqlite:///{tmp_path / 'optuna.db'}").get_trials()
+    # each process asks for a trial while fewer than 16 are done: up to 7 more than 16 may start
+    assert 16 <= len(trials) <= 16 + 7 and {t.state.name for t in trials} == {"COMPLETE"}
+    runs = {r.info.run_id: r for r in all_runs(uri)}
+    assert not [r for r in runs.values() if r.info.status != "FINISHED"]
+    from nnexp.tracking import client
+
+    for t in trials:
+        run = runs[t.user_attrs["mlflow_run_id"]]
+        assert run.data.metrics["val/acc"] == pytest.approx(t.value)
+        assert [m.step for m in client(uri).get_metric_history(run.info.run_id, "val/acc")] == [0, 1, 2]

@@ -201,21 +201,6 @@ def test_ctrl_c_stops_cleanly_with_nothing_running(tmp_path):
     assert [r.info.status for r in runs if r.data.tags.get("nnexp.kind") == "search"] == ["KILLED"]
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["search.sampler=foo"], "search.sampler: 'foo' is not allowed; expected one of: tpe, random, qmc"),
-    (["search.n_trials=0"], "search.n_trials: 0 is not allowed"),
-    (["search.storage=foo://x"], "search.storage: 'foo://x' is not allowed"),
-    (["search.storage=postgresql://nobody@127.0.0.1:1/none"], "search.storage=postgresql://nobody@127.0.0.1:1/none: cannot open the study"),
-    (["search.metric=val/f1"], "search.metric"),
-])
-def test_bad_search_settings_are_one_line(cli, args, expected):
-    proc = cli("+search=digits", *args)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and expected in lines[0], proc.stderr
-    assert not [r for r in all_runs(cli.uri) if r.info.status == "RUNNING"]
-
-
 @pytest.mark.slow
 def test_three_workers_on_a_real_postgresql_server(cli, postgres_url):
     proc = cli("+search=digits", f"search.storage={postgres_url}", "search.workers=3", "search.n_trials=6",
