@@ -52,16 +52,14 @@ def nnexp_train(hidden, act, batch, dtype="float32", n_train=None, epochs=1, tra
                                            "trainer.progress=false", "optim.lr=0.05", f"optim.fused={fused}"])
     model, loss = build(cfg, ds.X_train.shape[1], 10, np.random.default_rng(0))
     data = encode_splits(ds, 10, [0.0, 1.0], model.dtype)
-    callback, tracker, in_tracker = None, None, [0.0]
-    if tracking:
-        from nnexp.tracking import Tracker
+    from nnexp.tracking import NullTracker, Tracker
 
-        tracker = Tracker(tracking)
+    tracker, in_tracker = Tracker(tracking) if tracking else None, [0.0]
 
-        def callback(metrics, step):  # time spent in the tracker during training
-            tic_ = time.perf_counter()
-            tracker.log_metrics(metrics, step)
-            in_tracker[0] += time.perf_counter() - tic_
+    def callback(metrics, step):  # time spent in the tracker during training
+        tic_ = time.perf_counter()
+        (tracker or NullTracker()).log_metrics(metrics, step)
+        in_tracker[0] += time.perf_counter() - tic_
 
     tic = time.perf_counter()
     if tracker:
