@@ -76,16 +76,18 @@ def test_resume_refuses_another_config_and_runs_without_checkpoint(compose_cfg, 
 def test_a_signal_saves_a_checkpoint_and_resume_matches(tmp_path, sig):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "nnexp", "trainer.batch_size=1", "trainer.epochs=30", "optim=momentum",
-            "optim.lr=0.01", "tracking.log_artifacts=false", "trainer.progress=false"]
+    args = [sys.executable, "-m", "nnexp", "trainer.batch_size=1", "trainer.epochs=60", "optim=momentum",
+            "optim.lr=0.01", "tracking.log_artifacts=false", "trainer.progress=false",
+            "tracking.flush_every=0"]  # every evaluation in the store at once: the test sees the progress
     assert all_runs(uri) == []  # the store exists before the child polls it
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, preexec_fn=interruptible, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not [r for r in all_runs(uri) if r.info.status == "RUNNING"]:
+        deadline = time.time() + 120  # the run is RUNNING and past its second epoch: mid-training
+        while time.time() < deadline and not [r for r in all_runs(uri) if r.info.status == "RUNNING"
+                                              and r.data.metrics.get("progress/epoch", 0) >= 2]:
             time.sleep(0.2)
-        time.sleep(3)  # a few epochs
+        assert proc.poll() is None, "the run ended before it could be interrupted"
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=120)
     finally:
