@@ -35,8 +35,8 @@ def test_a_store_that_cannot_be_opened_surfaces_from_a_background_start(tmp_path
     blocked.write_text("not a directory")
     t = Tracker(f"sqlite:///{blocked / 'mlflow.db'}")  # a database inside a regular file
     t.start("nowhere", background=True)
-    t.log_metrics({"a": 1.0}, 0)
-    with pytest.raises(NnexpError, match="cannot use the MLflow store"):
+    with pytest.raises(NnexpError, match="cannot use the MLflow store"):  # from the first call after the failure
+        t.log_metrics({"a": 1.0}, 0)
         t.ready(wait=True)
     t.end("FAILED", "the store")  # nothing to end: no run was created, and no second error
     assert t.run_id is None
