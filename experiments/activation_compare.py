@@ -10,16 +10,13 @@ dead_vs_lr.png and its section of results/README.md.
 """
 from __future__ import annotations
 
-import argparse
 import ast
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import RESULTS, figure, fmt_ci, histories, latest_sweep, markdown_table, save, summarise, write_section
+from nnexp.analysis import report_link, study_parser, RESULTS, figure, fmt_ci, histories, latest_sweep, markdown_table, save, summarise, write_section
 from nnexp.tracking import resolve_uri
 
 STUDY = "activation_compare"
@@ -391,12 +388,7 @@ def dead_report(per, lr_runs):
 
 
 def main(argv=None) -> str:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", default=STUDY, help="the comparison sweep; its _lr sweep is read too")
-    p.add_argument("--tracking-uri", default=None)
-    p.add_argument("--out", type=Path, default=None, help="default: results/activation_compare")
-    p.add_argument("--report", type=Path, default=RESULTS / "README.md")
-    a = p.parse_args(argv)
+    a = study_parser(__doc__, experiment=(STUDY, "the comparison sweep; its _lr sweep is read too")).parse_args(argv)
     uri, out = resolve_uri(a.tracking_uri), a.out or RESULTS / STUDY
     base, quick = a.experiment.removesuffix("_quick"), "_quick" if a.experiment.endswith("_quick") else ""
     try:
@@ -426,7 +418,7 @@ def main(argv=None) -> str:
     lr_tab = pd.concat(lr_rows).merge(lr_runs.groupby("lr").status.apply(lambda s: int((s == "FAILED").sum()))
                                       .rename("n_failed").reset_index(), on="lr").assign(part="dead_vs_lr", act="relu")
     pd.concat([comp, lr_tab], ignore_index=True).to_csv(out / "summary.csv", index=False)
-    rel = lambda f: Path(os.path.relpath((out / f).resolve(), a.report.resolve().parent)).as_posix()  # noqa: E731
+    rel = lambda f: report_link(out / f, a.report)  # noqa: E731
     md = report(runs, lr_runs, t, per, L, rel)
     write_section(STUDY, md, a.report)
     print(f"{STUDY}: {len(runs)} + {len(lr_runs)} runs -> {out}, {a.report}")

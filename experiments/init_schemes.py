@@ -9,17 +9,15 @@ accuracy.png, deep_init.png, float32_symmetry.png and its section of results/REA
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import RESULTS, figure, fmt_ci, histories, latest_sweep, markdown_table, save, summarise, write_section
+from nnexp.analysis import report_link, study_parser, RESULTS, figure, fmt_ci, histories, latest_sweep, markdown_table, save, summarise, write_section
 from nnexp.tracking import resolve_uri
 
 STUDY = "init_schemes"
@@ -387,12 +385,8 @@ def report(runs, deep, fp, acc, dt, facts, broken, fp_text, rel, h):
 
 
 def main(argv=None) -> str:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", default=STUDY, help="the shallow sweep; its _deep and _fp32 sweeps are read too")
-    p.add_argument("--tracking-uri", default=None)
-    p.add_argument("--out", type=Path, default=None, help="default: results/init_schemes")
-    p.add_argument("--report", type=Path, default=RESULTS / "README.md")
-    a = p.parse_args(argv)
+    a = study_parser(__doc__, experiment=(STUDY, "the shallow sweep; its _deep and _fp32 sweeps are read too")
+                     ).parse_args(argv)
     uri, out = resolve_uri(a.tracking_uri), a.out or RESULTS / STUDY
     base = a.experiment.removesuffix("_quick")
     name = lambda part: f"{base}_{part}" + ("_quick" if a.experiment.endswith("_quick") else "")  # noqa: E731
@@ -451,7 +445,7 @@ def main(argv=None) -> str:
         how="right").assign(part="deep", arch=f"{Ld}×{deep.widths.iloc[0][0]}", metric="test_acc_final"))
     cols = ["part", "arch", "act", "scheme", "dtype", "layer", "metric", "n_seeds", "n_failed", "mean", "ci_low", "ci_high"]
     pd.concat(tidy_rows, ignore_index=True).reindex(columns=cols).to_csv(out / "summary.csv", index=False)
-    rel = lambda f: Path(os.path.relpath((out / f).resolve(), a.report.resolve().parent)).as_posix()  # noqa: E731
+    rel = lambda f: report_link(out / f, a.report)  # noqa: E731
     md = report(runs, deep, fp, acc, dt, facts, broken, fp_text, rel, h)
     write_section(STUDY, md, a.report)
     print(f"{STUDY}: {len(runs)} + {len(deep)} runs -> {out}, {a.report}")

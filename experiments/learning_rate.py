@@ -11,15 +11,12 @@ lr_sweep.png, curves.png, summary.csv and its section of results/README.md.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import (RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
+from nnexp.analysis import (report_link, study_parser, RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
                             t_interval, write_section)
 
 STUDY = "learning_rate"
@@ -263,17 +260,10 @@ def report(s, df, links):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", default="learning_rate")
-    p.add_argument("--ce-experiment", default="learning_rate_ce")
-    p.add_argument("--tracking-uri", default=None)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--report", type=Path, default=REPORT)
-    a = p.parse_args(argv)
+    a = study_parser(__doc__, REPORT, experiment="learning_rate", ce_experiment="learning_rate_ce").parse_args(argv)
     out = a.out or RESULTS / STUDY
     out.mkdir(parents=True, exist_ok=True)
-    links = {n: Path(os.path.relpath((out / n).resolve(), a.report.resolve().parent)).as_posix()
-             for n in ("gd_regimes.png", "lr_sweep.png", "curves.png")}
+    links = {n: report_link(out / n, a.report) for n in ("gd_regimes.png", "lr_sweep.png", "curves.png")}
     plot_gd(out)
     frames = []
     for exp in (a.experiment, a.ce_experiment):

@@ -10,16 +10,13 @@ results/README.md.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import (RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
+from nnexp.analysis import (report_link, study_parser, RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
                             summarise, t_interval, write_section)
 
 STUDY = "loss_compare"
@@ -360,17 +357,11 @@ def report(table, s, df, links):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", default="loss_compare_neuron")
-    p.add_argument("--mnist-experiment", default="loss_compare_mnist")
-    p.add_argument("--tracking-uri", default=None)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--report", type=Path, default=REPORT)
-    a = p.parse_args(argv)
+    a = study_parser(__doc__, REPORT, experiment="loss_compare_neuron",
+                     mnist_experiment="loss_compare_mnist").parse_args(argv)
     out = a.out or RESULTS / STUDY
     out.mkdir(parents=True, exist_ok=True)
-    links = {n: Path(os.path.relpath((out / n).resolve(), a.report.resolve().parent)).as_posix()
-             for n in ("neuron.png", "mnist_curves.png", "mnist_lr.png")}
+    links = {n: report_link(out / n, a.report) for n in ("neuron.png", "mnist_curves.png", "mnist_lr.png")}
     h = load_neuron(a.experiment, a.tracking_uri)
     table = neuron_table(h)
     plot_neuron(h, table, out)

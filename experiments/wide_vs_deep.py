@@ -7,16 +7,14 @@ summary.csv, seide_table.md, accuracy_vs_depth.png, accuracy_vs_params.png, and 
 """
 from __future__ import annotations
 
-import argparse
 import ast
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import RESULTS, figure, fmt_ci, latest_sweep, markdown_table, save, summarise, write_section
+from nnexp.analysis import report_link, study_parser, RESULTS, figure, fmt_ci, latest_sweep, markdown_table, save, summarise, write_section
 from nnexp.tracking import resolve_uri
 
 STUDY = "wide_vs_deep"
@@ -257,12 +255,7 @@ def report(runs: pd.DataFrame, summary: pd.DataFrame, table: str, found: list[di
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", default=STUDY)
-    p.add_argument("--tracking-uri", default=None)
-    p.add_argument("--out", type=Path, default=None, help="default: results/<experiment>")
-    p.add_argument("--report", type=Path, default=RESULTS / "README.md")
-    a = p.parse_args(argv)
+    a = study_parser(__doc__, experiment=STUDY).parse_args(argv)  # --out default: results/<experiment>
     out = a.out or RESULTS / a.experiment
     try:
         runs = load(a.experiment, resolve_uri(a.tracking_uri))
@@ -278,7 +271,7 @@ def main(argv=None) -> int:
     (out / "seide_table.md").write_text(table + "\n")
     found = verdicts(summary)
     figs = {"depth": plot_accuracy_vs_depth(summary, out), "params": plot_accuracy_vs_params(summary, out)}
-    links = {k: Path(os.path.relpath(v.resolve(), a.report.resolve().parent)).as_posix() for k, v in figs.items()}
+    links = {k: report_link(v, a.report) for k, v in figs.items()}
     write_section(STUDY, report(runs, summary, table, found, links), a.report)
     print(f"{a.experiment}: {len(runs)} runs, {(runs.status == 'FAILED').sum()} failed -> {out}, {a.report}")
     for v in found:

@@ -9,14 +9,12 @@ summary.csv and its section of results/README.md. It never retrains.
 """
 from __future__ import annotations
 
-import argparse
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import (RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
+from nnexp.analysis import (study_parser, RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
                             summarise, t_interval, write_section)
 
 SEED_MS_PER_NODE = 16.44  # seed 002: time per batch grows by ~16.44 ms per node above 20 nodes
@@ -204,13 +202,8 @@ def report(acc, ms, runs, ten):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", default="width_sweep")
-    parser.add_argument("--ten-class-experiment", default="width_sweep_10class")
-    parser.add_argument("--tracking-uri", default=None)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--report", type=Path, default=REPORT)
-    args = parser.parse_args(argv)
+    args = study_parser(__doc__, REPORT, experiment="width_sweep",
+                        ten_class_experiment="width_sweep_10class").parse_args(argv)
     out = args.out or RESULTS / "width_sweep"
     out.mkdir(parents=True, exist_ok=True)
 

@@ -118,6 +118,29 @@ def save(fig, path: Path):
     plt.close(fig)
 
 
+def study_parser(doc: str, report: Path = REPORT, **experiments):
+    """The analysis scripts' command line: one --NAME option per experiment they read (a default, or
+    (default, help): ten_class_experiment="width_sweep_10class"), --tracking-uri, --out (None: the
+    script's results/<study>) and --report."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, value in experiments.items():
+        default, help_ = value if isinstance(value, tuple) else (value, None)
+        p.add_argument("--" + name.replace("_", "-"), default=default, help=help_)
+    p.add_argument("--tracking-uri", default=None)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--report", type=Path, default=report)
+    return p
+
+
+def report_link(path: Path, report: Path) -> str:
+    """`path` as the report (a Markdown file) links to it: relative to the report's directory."""
+    import os
+
+    return Path(os.path.relpath(Path(path).resolve(), Path(report).resolve().parent)).as_posix()
+
+
 def write_section(study: str, markdown: str, report: Path = REPORT):
     """Replace (or append) the section between `<!-- BEGIN study -->` and `<!-- END study -->`."""
     begin, end = f"<!-- BEGIN {study} -->", f"<!-- END {study} -->"
