@@ -54,20 +54,18 @@ def nnexp_train(hidden, act, batch, dtype="float32", n_train=None, epochs=1, tra
     data = encode_splits(ds, 10, [0.0, 1.0], model.dtype)
     from nnexp.tracking import NullTracker, Tracker
 
-    tracker, in_tracker = Tracker(tracking) if tracking else None, [0.0]
+    tracker, in_tracker = Tracker(tracking) if tracking else NullTracker(), [0.0]
 
     def callback(metrics, step):  # time spent in the tracker during training
         tic_ = time.perf_counter()
-        (tracker or NullTracker()).log_metrics(metrics, step)
+        tracker.log_metrics(metrics, step)
         in_tracker[0] += time.perf_counter() - tic_
 
     tic = time.perf_counter()
-    if tracker:
-        tracker.start("benchmark", params={"batch": str(batch)}, background=True)
+    tracker.start("benchmark", params={"batch": str(batch)}, background=True)
     r = train(model, loss, SGD(model.params(), 0.05, fused=fused), data, cfg.trainer, np.random.default_rng(1),
               callback=callback)
-    if tracker:
-        tracker.end()
+    tracker.end()
     seconds = time.perf_counter() - tic
     evals = epochs + 1
     flops = epochs * len(ds.y_train) * flops_per_sample([784, *hidden, 10]) + evals * eval_flops(
