@@ -39,6 +39,12 @@ def cli(tmp_path):
     return _run
 
 
+def missing(message):
+    """A test whose data or server is not on this machine: skipped with the hint here, a failure in
+    CI (CI=true), where `.ci/run` installs everything and a skip would hide a failure."""
+    pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+
+
 def all_runs(uri):
     """Every run in every experiment of the store at `uri` (info objects)."""
     from mlflow.tracking import MlflowClient
@@ -60,8 +66,7 @@ def postgres_url():
 
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not bins:  # CI installs it (.ci/run) and must run this test; elsewhere say what is missing
-        message = "PostgreSQL server binaries not found: apt-get install postgresql (.ci/run does)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+        missing("PostgreSQL server binaries not found: apt-get install postgresql (.ci/run does)")
     bindir = Path(bins[-1]).parent
     root = os.geteuid() == 0
     as_db = (lambda cmd: ["runuser", "-u", "postgres", "--", *cmd]) if root else (lambda cmd: cmd)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import missing
 from omegaconf import OmegaConf
 
 from nnexp.data import DATASETS, Dataset, check_available, load_dataset
@@ -28,10 +29,22 @@ from nnexp.errors import ConfigError, DataError
 CONF = Path(__file__).resolve().parent.parent / "conf" / "dataset"
 MNIST_DIR = files.SOURCES["mnist"].local_dir            # <repo root>/../shared/data/mnist-10k
 FASHION_DIR = files.SOURCES["fashion_mnist"].local_dir  # Debian's dataset-fashion-mnist
-needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "SHA256SUMS").is_file(),
-                                 reason=f"MNIST 10k subset not found at {MNIST_DIR} (shared/ beside the repo)")
-needs_fashion = pytest.mark.skipif(files.files_in(FASHION_DIR) is None,
-                                   reason=f"Fashion-MNIST not installed at {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
+
+
+@pytest.fixture
+def mnist_files():
+    if not (MNIST_DIR / "SHA256SUMS").is_file():
+        missing(f"MNIST 10k subset not found at {MNIST_DIR} (shared/ beside the repo)")
+
+
+@pytest.fixture
+def fashion_files():
+    if files.files_in(FASHION_DIR) is None:
+        missing(f"Fashion-MNIST not installed at {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
+
+
+needs_mnist = pytest.mark.usefixtures("mnist_files")
+needs_fashion = pytest.mark.usefixtures("fashion_files")
 PLAYGROUND = ("circle", "xor2d", "gauss", "spiral")
 
 
@@ -366,7 +379,7 @@ def test_yaml_defaults_load_through_omegaconf(name):
     OmegaConf.set_struct(cfg, True)  # as Hydra composes it
     if name == "mnist":
         if not (MNIST_DIR / "SHA256SUMS").is_file():
-            pytest.skip(f"MNIST 10k subset not found at {MNIST_DIR}")
+            missing(f"MNIST 10k subset not found at {MNIST_DIR} (shared/ beside the repo)")
         cfg.max_train, cfg.max_test = 200, 50
     if name == "mnist1d":
         cfg.num_samples = 200
