@@ -3,9 +3,11 @@
 The network class and training loop are the seed's, as printed (per-sample numpy, column vectors),
 with two changes that do not touch the maths: the data come from nnexp's IDX reader instead of
 torchvision (the subset cannot be downloaded), and numpy's legacy RNG is seeded per run so the
-three runs are reproducible. Writes results/rashid_mnist/reference.json: accuracy and wall time per seed.
+three runs are reproducible. The runs go as nnexp's `rashid_mnist` sweep goes: two at a time (joblib),
+one BLAS thread each (threadpoolctl), so that their training times compare. Writes
+results/rashid_mnist/reference.json: accuracy and wall time per seed.
 
-    python experiments/rashid_reference.py [--seeds 0 1 2] [--epochs 5] [--max-train N]
+    python experiments/rashid_reference.py [--seeds 0 1 2] [--epochs 5] [--jobs 2] [--max-train N]
 """
 from __future__ import annotations
 
@@ -62,6 +64,13 @@ def mnist_subset():
 
 
 def run(seed, epochs, data):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # as nnexp's parallel jobs (trainer.threads=1)
+        return _run(seed, epochs, data)
+
+
+def _run(seed, epochs, data):
     train_x, train_y, test_x, test_y = data
     numpy.random.seed(seed)
     n = NeuralNetwork()
@@ -83,20 +92,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once, as the nnexp sweep's joblib launcher")
     parser.add_argument("--max-train", type=int, default=None, help="fewer training digits (tests)")
     parser.add_argument("--out", default=str(RESULTS / "rashid_mnist" / "reference.json"))
     args = parser.parse_args(argv)
     train_x, train_y, test_x, test_y = mnist_subset()
     data = (train_x[: args.max_train], train_y[: args.max_train], test_x, test_y)
-    runs = []
-    for seed in args.seeds:
-        runs.append(run(seed, args.epochs, data))
-        print(f"seed {seed}: accuracy {runs[-1]['accuracy']:.4f}, {runs[-1]['train_s']:.1f} s training")
+    from joblib import Parallel, delayed
+
+    runs = Parallel(n_jobs=args.jobs)(delayed(run)(seed, args.epochs, data) for seed in args.seeds)
+    for r in runs:
+        print(f"seed {r['seed']}: accuracy {r['accuracy']:.4f}, {r['train_s']:.1f} s training")
     from pathlib import Path
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"code": "seed 001 (Rashid), per sample", "epochs": args.epochs, "runs": runs}, indent=2))
+    out.write_text(json.dumps({"code": "seed 001 (Rashid), per sample", "epochs": args.epochs, "jobs": args.jobs,
+                                "blas_threads": 1, "runs": runs}, indent=2))
     return runs
 
 
