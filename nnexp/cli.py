@@ -112,17 +112,35 @@ def _preflight_search(cfg, overrides):
     from .data import check_available
     from .search import validate_search
 
-    space = validate_search(cfg.search)
-    variants = [[]]
-    for key, (kind, spec) in space.items():
-        values = spec if kind == "categorical" else spec[:2]
-        variants += [[f"{key}={v}"] for v in values]
-    for extra in variants:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    def composed(extra=()):
         job = compose("config", overrides=[*overrides, *extra])
         with open_dict(job):
             job.pop("search")
+        return job
+
+    space = validate_search(cfg.search)
+    jobs = [composed()]
+    parse = OverridesParser.create().parse_override
+    for key, (kind, spec) in space.items():
+        for v in (spec if kind == "categorical" else spec[:2]):
+            job = None
+            if not isinstance(OmegaConf.select(jobs[0], key), DictConfig):  # not a group's node: a value,
+                try:                                                       # set on a copy (~100x faster)
+                    job = jobs[0].copy()
+                    OmegaConf.update(job, key, parse(f"{key}={v}").value(), merge=False)
+                except Exception:
+                    job = None  # composing it gives Hydra's own message
+            jobs.append(job if job is not None else composed([f"{key}={v}"]))  # a group option: compose it
+    seen = set()
+    for job in jobs:
         validate(job)
-    check_available(job.dataset)
+        data = OmegaConf.to_yaml(job.dataset)
+        if data not in seen:
+            seen.add(data)
+            check_available(job.dataset)
 
 
 def _summary(cfg, result, multirun):
@@ -152,7 +170,10 @@ def hydra_main(cfg: DictConfig) -> float:
         from .search import run_search
 
         try:
-            return run_search(cfg, list(HydraConfig.get().overrides.task), Path(HydraConfig.get().runtime.output_dir))
+            overrides = list(HydraConfig.get().overrides.task)
+            if HydraConfig.get().searchpath:  # --config-dir: the trials compose from there too
+                overrides.append("hydra.searchpath=[" + ",".join(HydraConfig.get().searchpath) + "]")
+            return run_search(cfg, overrides, Path(HydraConfig.get().runtime.output_dir))
         except NnexpError as e:
             print(f"nnexp: error: {e}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
@@ -188,7 +209,23 @@ def normalise(argv):
             out[i + 1] = str(Path(out[i + 1]).resolve())
         elif a.startswith("--config-path="):
             out[i] = "--config-path=" + str(Path(a.split("=", 1)[1]).resolve())
-    return out
+    # --config-dir DIR (your own options and presets beside conf/): said as the override Hydra's docs
+    # give for it, hydra.searchpath, which the pre-flight's compose and a search's workers also read
+    dirs, rest, i = [], [], 0
+    while i < len(out):
+        a = out[i]
+        if a in ("--config-dir", "-cd") and i + 1 < len(out):
+            dirs.append(out[i + 1])
+            i += 2
+            continue
+        if a.startswith("--config-dir="):
+            dirs.append(a.split("=", 1)[1])
+        else:
+            rest.append(a)
+        i += 1
+    if dirs:
+        rest.append("hydra.searchpath=[" + ",".join(f"file://{Path(d).resolve()}" for d in dirs) + "]")
+    return rest
 
 
 def main(argv=None) -> None:

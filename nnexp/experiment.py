@@ -115,12 +115,14 @@ def save_weights(model, path):
     np.savez(path, **{name: p for name, p in model.params()})
 
 
-def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None):
+def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None, curve=True):
     """Validate, load, train and record one job. Returns the trainer's result plus run info.
 
     `callback(metrics, step)` is called after each evaluation, after the metrics are logged (a
     search reports them to Optuna there, and may raise RunStopped to prune); `parent_run_id`,
-    `tags` and `run_name` place the MLflow run (default parent: the sweep's, if any).
+    `tags` and `run_name` place the MLflow run (default parent: the sweep's, if any); `curve=False`
+    leaves the learning-curve PNG out of the artifacts (a search's many short trials: drawing it
+    costs more than training them, and MLflow charts the logged metrics itself).
     """
     from .data import load_dataset
 
@@ -169,7 +171,7 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
         else:
             tracker_status = ("FINISHED", None)
             if cfg.tracking.log_artifacts:
-                _log_artifacts(tracker, cfg, model, result, run_name)
+                _log_artifacts(tracker, cfg, model, result, run_name if curve else None)
     except KeyboardInterrupt as e:
         saved = getattr(e, "checkpoint", None)
         if saved is not None and tracker.uri and tracker.ready(wait=True):
@@ -193,13 +195,14 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
 
 
 def _log_artifacts(tracker, cfg, model, result, title):
+    """The resolved config, the final weights and (with a title) the learning-curve PNG."""
     def plot(path):
         from .plots import learning_curve
 
         learning_curve(result["history"], title).savefig(path, dpi=100)
 
-    tracker.log_artifacts({
-        "config.yaml": lambda p: p.write_text(OmegaConf.to_yaml(cfg, resolve=True)),
-        "weights.npz": lambda p: save_weights(model, p),
-        "learning_curve.png": plot,
-    })
+    writers = {"config.yaml": lambda p: p.write_text(OmegaConf.to_yaml(cfg, resolve=True)),
+               "weights.npz": lambda p: save_weights(model, p)}
+    if title is not None:
+        writers["learning_curve.png"] = plot
+    tracker.log_artifacts(writers)

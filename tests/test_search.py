@@ -59,6 +59,33 @@ def test_bad_search_spaces_are_one_line(params, message):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_workers_and_resumes_draw_new_trials_and_one_worker_is_reproducible(tmp_path, sampler):
+    """Every worker builds its sampler from the same search.seed: the draws must still differ
+    between workers and after a resume, and a one-worker study must repeat itself exactly."""
+    import optuna
+
+    from nnexp.search import SAMPLERS
+
+    def trials(url, samplers, n=12):
+        """The params of n trials asked in turn by `samplers` workers sharing one study."""
+        studies = [optuna.create_study(study_name="s", storage=url, sampler=SAMPLERS[sampler](0),
+                                       load_if_exists=True) for _ in range(samplers)]
+        for i in range(n):
+            study = studies[i % samplers]
+            trial = study.ask()
+            study.tell(trial, trial.suggest_float("x", 0.0, 1.0) + len(trial.suggest_categorical("c", ["a", "bb"])))
+        return [tuple(sorted(t.params.items())) for t in studies[0].get_trials()]
+
+    alone = trials(f"sqlite:///{tmp_path / 'a.db'}", 1)
+    assert trials(f"sqlite:///{tmp_path / 'b.db'}", 1) == alone  # reproducible
+    two = trials(f"sqlite:///{tmp_path / 'c.db'}", 2)
+    assert len(set(two)) == len(two) == 12  # two workers never ran the same trial
+    resumed = f"sqlite:///{tmp_path / 'd.db'}"
+    first, then = trials(resumed, 1, n=4), trials(resumed, 1, n=4)  # a second process resumes the study
+    assert then[:4] == first and len(set(then)) == 8 and then == alone[:8]
+
+
 def test_search_records_trials_resumes_and_adds_none(cli, tmp_path):
     proc = cli("+search=digits", *FAST)
     assert proc.returncode == 0, proc.stderr
@@ -76,6 +103,8 @@ def test_search_records_trials_resumes_and_adds_none(cli, tmp_path):
 
     artifacts = {a.path for a in MlflowClient(cli.uri).list_artifacts(parent[0].info.run_id)}
     assert {"best_digits.yaml", "optimization_history.png"} <= artifacts
+    finished = next(r for r in children if r.info.status == "FINISHED")
+    assert {a.path for a in MlflowClient(cli.uri).list_artifacts(finished.info.run_id)} == {"config.yaml", "weights.npz"}
     # the same command again resumes: nothing is added
     proc = cli("+search=digits", *FAST)
     assert proc.returncode == 0 and "(0 run now" in proc.stdout
@@ -140,18 +169,19 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg
 
 
 def _popen_search(tmp_path, *args):
+    """The search in its own process group, as a terminal starts a command (Ctrl-C: the whole group)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "nnexp", "+search=digits", *args], cwd=tmp_path, env=env,
-                            preexec_fn=interruptible,
+                            preexec_fn=interruptible, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_running_trial(tmp_path, proc, timeout=120):
+def _wait_for_running_trial(tmp_path, proc, timeout=120, n=1):
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if (tmp_path / "optuna.db").exists():
             try:
-                if "RUNNING" in states(study_trials(tmp_path / "optuna.db")):
+                if states(study_trials(tmp_path / "optuna.db")).count("RUNNING") >= n:
                     return True
             except Exception:
                 pass  # the study is being created
@@ -185,12 +215,14 @@ def test_killed_worker_trial_is_detected_stale_and_retried(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_with_nothing_running(tmp_path):
-    proc = _popen_search(tmp_path, "search.n_trials=3", "trainer.batch_size=1", "trainer.epochs=500")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_cleanly_with_nothing_running(tmp_path, workers):
+    proc = _popen_search(tmp_path, "search.n_trials=3", f"search.workers={workers}", "trainer.batch_size=1",
+                         "trainer.epochs=500")
     try:
-        assert _wait_for_running_trial(tmp_path, proc)
+        assert _wait_for_running_trial(tmp_path, proc, n=workers)
         time.sleep(2)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: every process of the command
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()

@@ -86,9 +86,51 @@ def validate_search(s) -> dict:
     return parse_space(s.params)
 
 
+def trial_seeded(make, seed: int):
+    """A sampler whose random draws for trial n come from the stream (seed, n).
+
+    Every worker process, on this machine or another, builds its sampler from the same
+    `search.seed`; seeded once per process, their samplers would draw the same numbers and the
+    workers would run the same trials (and a resumed study would repeat its first ones). Trial
+    numbers are unique in a study, so seeding each trial's draws from (seed, number) keeps them
+    apart, while a one-worker study stays reproducible: its trial n sees the same history and draws
+    the same numbers every time."""
+    import numpy as np
+    from optuna.samplers import BaseSampler
+
+    class TrialSeeded(BaseSampler):
+        def __init__(self):
+            self._inner = make(seed=seed)
+
+        def __str__(self):
+            return f"{type(self._inner).__name__}(seed={seed}, reseeded per trial)"
+
+        def before_trial(self, study, trial):
+            self._inner = make(seed=int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0]))
+            self._inner.before_trial(study, trial)
+
+        def infer_relative_search_space(self, study, trial):
+            return self._inner.infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self._inner.sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self._inner.sample_independent(study, trial, param_name, param_distribution)
+
+        def after_trial(self, study, trial, state, values):
+            self._inner.after_trial(study, trial, state, values)
+
+        def reseed_rng(self):
+            self._inner.reseed_rng()
+
+    return TrialSeeded()
+
+
 SAMPLERS = {
-    "tpe": lambda seed: __import__("optuna").samplers.TPESampler(seed=seed),
-    "random": lambda seed: __import__("optuna").samplers.RandomSampler(seed=seed),
+    "tpe": lambda seed: trial_seeded(__import__("optuna").samplers.TPESampler, seed),
+    "random": lambda seed: trial_seeded(__import__("optuna").samplers.RandomSampler, seed),
+    # QMC coordinates its sequence through the storage: every worker must share the one seed
     "qmc": lambda seed: __import__("optuna").samplers.QMCSampler(seed=seed, scramble=True),
 }
 PRUNERS = {

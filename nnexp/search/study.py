@@ -100,7 +100,8 @@ def objective_for(s, space, base_overrides, parent_run_id):
         try:
             cfg = compose_job(overrides)
             result = run(cfg, progress=False, callback=report, parent_run_id=parent_run_id,
-                         run_name=f"trial {trial.number}", tags={"optuna.study": s.name, "optuna.trial": trial.number})
+                         run_name=f"trial {trial.number}", tags={"optuna.study": s.name, "optuna.trial": trial.number},
+                         curve=False)
         except RunStopped as e:
             trial.set_user_attr("end_reason", e.reason)
             raise optuna.TrialPruned(e.reason) from e
@@ -139,14 +140,15 @@ def run_workers(cfg, space, overrides, parent_run_id):
     from omegaconf import OmegaConf
 
     s = cfg.search
-    if int(s.workers) == 1:
-        return work(s, space, overrides, parent_run_id)
+    # this process is worker 0 (its imports are warm); the others are spawned (fork is unsafe with
+    # open database connections) and pay a few seconds of imports before their first trial
     ctx = multiprocessing.get_context("spawn")
     args = (OmegaConf.to_container(s, resolve=True), space, list(overrides), parent_run_id)
-    procs = [ctx.Process(target=_worker_main, args=args, name=f"nnexp-worker-{i}") for i in range(int(s.workers))]
+    procs = [ctx.Process(target=_worker_main, args=args, name=f"nnexp-worker-{i}") for i in range(1, int(s.workers))]
     for p in procs:
         p.start()
     try:
+        work(s, space, overrides, parent_run_id)
         for p in procs:
             p.join()
     except KeyboardInterrupt:  # the workers got the same Ctrl-C: let them close their trials
@@ -154,4 +156,8 @@ def run_workers(cfg, space, overrides, parent_run_id):
             p.join(timeout=60)
             if p.is_alive():
                 p.terminate()
+        raise
+    except BaseException:  # an error in this worker: the others finish the study first
+        for p in procs:
+            p.join()
         raise
