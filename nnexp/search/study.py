@@ -91,10 +91,11 @@ def objective_for(s, space, base_overrides, parent_run_id):
 
         def report(metrics, step):
             value = metrics[metric]
-            if math.isfinite(value):
-                with deferred_signals():  # a Ctrl-C must not cut the storage write
+            with deferred_signals():  # a Ctrl-C must not cut a storage read or write (an open
+                if math.isfinite(value):  # SQLite transaction would lock the other workers out)
                     trial.report(value, step)
-            if trial.should_prune():
+                prune = trial.should_prune()
+            if prune:
                 raise RunStopped("KILLED", f"pruned by Optuna at step {step} ({metric} = {value:.4g})")
 
         try:
@@ -140,15 +141,16 @@ def run_workers(cfg, space, overrides, parent_run_id):
     from omegaconf import OmegaConf
 
     s = cfg.search
-    # this process is worker 0 (its imports are warm); the others are spawned (fork is unsafe with
-    # open database connections) and pay a few seconds of imports before their first trial
+    if int(s.workers) == 1:
+        return work(s, space, overrides, parent_run_id)
+    # spawned workers (fork is unsafe with open database connections); this process only waits: a
+    # Ctrl-C here must not leave it holding a SQLite transaction the workers need to close their trials
     ctx = multiprocessing.get_context("spawn")
     args = (OmegaConf.to_container(s, resolve=True), space, list(overrides), parent_run_id)
-    procs = [ctx.Process(target=_worker_main, args=args, name=f"nnexp-worker-{i}") for i in range(1, int(s.workers))]
+    procs = [ctx.Process(target=_worker_main, args=args, name=f"nnexp-worker-{i}") for i in range(int(s.workers))]
     for p in procs:
         p.start()
     try:
-        work(s, space, overrides, parent_run_id)
         for p in procs:
             p.join()
     except KeyboardInterrupt:  # the workers got the same Ctrl-C: let them close their trials
@@ -156,8 +158,4 @@ def run_workers(cfg, space, overrides, parent_run_id):
             p.join(timeout=60)
             if p.is_alive():
                 p.terminate()
-        raise
-    except BaseException:  # an error in this worker: the others finish the study first
-        for p in procs:
-            p.join()
         raise
