@@ -74,7 +74,6 @@ def preflight(argv) -> None:
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
-    from .data import check_available
     from .tracking import check_uri
 
     args = get_args_parser().parse_args(argv)
@@ -94,26 +93,31 @@ def preflight(argv) -> None:
                 return _preflight_search(cfg, first)
             seen = set()
             for overrides in _variants(args.overrides, params):
-                job = compose(config_name, overrides=overrides)
-                validate(job)
-                key = OmegaConf.to_yaml(job.dataset)
-                if key not in seen:
-                    seen.add(key)
-                    check_available(job.dataset)
+                _check_job(compose(config_name, overrides=overrides), seen)
     except HydraException as e:
         raise NnexpError(_one_line(e)) from e
+
+
+def _check_job(job, seen: set) -> None:
+    """Validate one job's config and check its data are there (each distinct dataset once)."""
+    from omegaconf import OmegaConf
+
+    from .data import check_available
+
+    validate(job)
+    data = OmegaConf.to_yaml(job.dataset)
+    if data not in seen:
+        seen.add(data)
+        check_available(job.dataset)
 
 
 def _preflight_search(cfg, overrides):
     """A search: its settings, its space, and a trial config at every end of every range."""
     from hydra import compose
-    from omegaconf import open_dict
-
-    from .data import check_available
-    from .search import validate_search
-
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
+
+    from .search import validate_search
 
     def composed(extra=()):
         job = compose("config", overrides=[*overrides, *extra])
@@ -136,11 +140,7 @@ def _preflight_search(cfg, overrides):
             jobs.append(job if job is not None else composed([f"{key}={v}"]))  # a group option: compose it
     seen = set()
     for job in jobs:
-        validate(job)
-        data = OmegaConf.to_yaml(job.dataset)
-        if data not in seen:
-            seen.add(data)
-            check_available(job.dataset)
+        _check_job(job, seen)
 
 
 def _summary(cfg, result, multirun):
