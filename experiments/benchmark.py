@@ -29,7 +29,7 @@ BATCHES = (1, 32, 128, 512)
 def _mnist(n_train):
     from nnexp.data import load_dataset
 
-    ds = load_dataset({"name": "mnist", "max_train": n_train, "val_frac": 0.1, "seed": 0}, 0)
+    ds = load_dataset({"name": "mnist10k", "max_train": n_train, "val_frac": 0.1, "seed": 0}, 0)
     return ds
 
 
@@ -226,7 +226,7 @@ def sweep_wall(jobs, tiny):
     """Wall time of a small width sweep (tracking off) with 1 or 2 parallel jobs."""
     widths = "[16],[64]" if tiny else "[64],[128],[256],[512]"
     cmd = [sys.executable, "-m", "nnexp", "-m", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}",
-           "dataset=mnist", f"model.hidden={widths}", "trainer.epochs=1" if tiny else "trainer.epochs=3",
+           "dataset=mnist10k", f"model.hidden={widths}", "trainer.epochs=1" if tiny else "trainer.epochs=3",
            "trainer.threads=1", "tracking=none", "trainer.progress=false", "hydra.sweep.dir=/tmp/nnexp-bench-sweep"]
     if tiny:
         cmd.append("dataset.max_train=300")

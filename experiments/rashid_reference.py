@@ -54,11 +54,11 @@ class NeuralNetwork:
 
 def mnist_subset():
     """(train images, train labels, test images, test labels) of the subset, as uint8 arrays,
-    found and checksum-verified the way `dataset=mnist` finds them."""
+    found and checksum-verified the way `dataset=mnist10k` finds them."""
     from nnexp.data.files import dataset_files
     from nnexp.data.mnist import _read_pairs
 
-    _, files = dataset_files("mnist", None, download=False)
+    _, files = dataset_files("mnist10k", None, download=False)
     (train_x, train_y), (test_x, test_y) = _read_pairs(files)
     return train_x, train_y, test_x, test_y
 

@@ -19,9 +19,10 @@ from nnexp.tracking import resolve_uri
 
 STUDY = "wide_vs_deep"
 KEYS = ["dataset", "budget", "depth"]
-LABELS = {"mnist": "MNIST (10k subset)", "fashion_mnist_10k": "Fashion-MNIST (10k)",
+LABELS = {"mnist10k": "MNIST (10k subset)", "mnist": "MNIST", "fashion_mnist_10k": "Fashion-MNIST (10k)",
           "fashion_mnist": "Fashion-MNIST", "mnist1d": "MNIST-1D"}  # also the order of the panels and tables
-ABOUT = {"mnist": "the 10,000-digit MNIST subset (7,996 train / 2,004 test)",
+ABOUT = {"mnist10k": "the 10,000-digit MNIST subset shipped with nnexp (7,996 train / 2,004 test)",
+         "mnist": "the full MNIST (60,000 train / 10,000 test)",
          "fashion_mnist_10k": "Fashion-MNIST cut to 8,000/2,000",
          "mnist1d": "MNIST-1D (Greydanus 2020: 4,000 train / 1,000 test signals of 40 points, so that a budget "
                     "buys far wider layers than on 784 pixels)"}

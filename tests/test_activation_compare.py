@@ -25,7 +25,7 @@ sweep = sweep_values
 def test_presets_compose(compose_cfg, name):
     cfg = compose_cfg(f"experiment={name}", hydra_cfg=True)
     assert cfg.hydra.mode.name == "MULTIRUN" and cfg.tracking.experiment == name
-    assert cfg.dataset.name == "mnist" and cfg.model.output == "softmax" and cfg.loss.name == "cross_entropy"
+    assert cfg.dataset.name == "mnist10k" and cfg.model.output == "softmax" and cfg.loss.name == "cross_entropy"
     assert cfg.optim.momentum == 0 and cfg.trainer.threads == 1 and cfg.trainer.progress is False
     assert cfg.hydra.launcher.n_jobs == (1 if name.endswith("_quick") else 2)
 

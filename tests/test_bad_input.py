@@ -95,9 +95,9 @@ CATALOGUE = [
     ("val fraction", ["dataset.val_frac=1.5"], "dataset.val_frac: 1.5 is not allowed"),
     ("softmax over one unit", ["model.output=softmax", "model.outputs=1"], "model.outputs: softmax over 1 unit"),
     ("output/loss pair", ["model.output=linear"], "model.output: 'linear' output cannot be trained with loss=cross_entropy"),
-    ("empty class subset", ["dataset=mnist", "dataset.classes=[]"], "dataset.classes"),
-    ("labels absent from the data", ["dataset=mnist", "dataset.classes=[3,12]"], "dataset.classes"),
-    ("pool does not divide the image", ["dataset=mnist", "dataset.pool=5"], "dataset.pool: 5 divides neither 28 nor 27; allowed: 1, 2, 3"),
+    ("empty class subset", ["dataset=mnist10k", "dataset.classes=[]"], "dataset.classes"),
+    ("labels absent from the data", ["dataset=mnist10k", "dataset.classes=[3,12]"], "dataset.classes"),
+    ("pool does not divide the image", ["dataset=mnist10k", "dataset.pool=5"], "dataset.pool: 5 divides neither 28 nor 27; allowed: 1, 2, 3"),
     ("search: empty interval", [*SEARCH, 'search.params.init="interval(1.0, 0.1)"'],
      "search.params.init: interval(1.0, 0.1) is empty; allowed: low < high"),
     ("search: empty range", [*SEARCH, 'search.params.activation="range(5, 1)"'],
@@ -112,6 +112,13 @@ CATALOGUE = [
     # dataset problems
     ("missing files", MNIST, "mnist: files not found in"),
     ("data directory missing", ["dataset=mnist", "dataset.data_dir=<tmp>/nowhere", "dataset.download=false"], "mnist"),
+    ("download fails", ["dataset=mnist", "dataset.data_dir=<tmp>/dl", "dataset.base_url=http://127.0.0.1:9/"],
+     "mnist: files not found in <tmp>/dl; put train-images-idx3-ubyte.gz"),
+    ("download fails in a sweep", ["-m", "dataset=mnist", "dataset.data_dir=<tmp>/dl", "dataset.base_url=http://127.0.0.1:9/",
+                                   "seed=0,1"], "(download from http://127.0.0.1:9/train-images-idx3-ubyte.gz failed"),
+    ("download fails in a search", [*SEARCH, "dataset=mnist", "dataset.data_dir=<tmp>/dl",
+                                    "dataset.base_url=http://127.0.0.1:9/"], "offline, dataset=mnist10k is the"),
+    ("mnist10k read from elsewhere", ["dataset=mnist10k", "dataset.data_dir=<tmp>"], "dataset.data_dir: unknown key"),
     ("wrong IDX magic", MNIST, "train-images-idx3-ubyte: not an IDX file"),
     ("truncated file", MNIST, "train-images-idx3-ubyte: truncated"),
     ("image/label count mismatch", MNIST, "has 40 images but"),
@@ -170,7 +177,7 @@ def test_bad_input(stores, tmp_path, name, args, expected):
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("nnexp: error: ") and expected in lines[0], lines[0]
+    assert lines[0].startswith("nnexp: error: ") and expected.replace("<tmp>", str(tmp_path)) in lines[0], lines[0]
     assert {f: _sha(tmp_path / f) for f in before} == before  # no result touched
     runs = all_runs(uri)
     assert len(runs) >= 2 and not [r for r in runs if r.info.status == "RUNNING"]

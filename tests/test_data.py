@@ -1,6 +1,6 @@
 """Tests of nnexp.data: the IDX reader, file search and checksums, every loader, seeds and splits.
 
-Real data: the MNIST 10k subset in shared/data (found as the loader finds it) and Debian's
+Real data: the MNIST 10k subset shipped in the package (nnexp/data/mnist10k) and Debian's
 Fashion-MNIST when installed; everything else is generated or written here into tmp_path.
 """
 from __future__ import annotations
@@ -27,14 +27,8 @@ from nnexp.data.split import stratified_split
 from nnexp.errors import ConfigError, DataError
 
 CONF = Path(__file__).resolve().parent.parent / "conf" / "dataset"
-MNIST_DIR = files.SOURCES["mnist"].local_dir            # <repo root>/../shared/data/mnist-10k
+MNIST_DIR = files.PACKAGED                              # nnexp/data/mnist10k, shipped with the package
 FASHION_DIR = files.SOURCES["fashion_mnist"].local_dir  # Debian's dataset-fashion-mnist
-
-
-@pytest.fixture
-def mnist_files():
-    if not (MNIST_DIR / "SHA256SUMS").is_file():
-        missing(f"MNIST 10k subset not found at {MNIST_DIR} (shared/ beside the repo)")
 
 
 @pytest.fixture
@@ -43,7 +37,6 @@ def fashion_files():
         missing(f"Fashion-MNIST not installed at {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
 
 
-needs_mnist = pytest.mark.usefixtures("mnist_files")
 needs_fashion = pytest.mark.usefixtures("fashion_files")
 PLAYGROUND = ("circle", "xor2d", "gauss", "spiral")
 
@@ -55,7 +48,7 @@ def no_data_dir_env(monkeypatch):
 
 
 def mnist_cfg(**options):
-    return {"name": "mnist", "data_dir": str(MNIST_DIR), "download": False, **options}
+    return {"name": "mnist10k", **options}
 
 
 def write_fake_mnist(directory: Path, n_train=30, n_test=20, compress=True) -> dict:
@@ -81,7 +74,6 @@ def assert_same(a: Dataset, b: Dataset):
 
 # --- read_idx ------------------------------------------------------------------------------
 
-@needs_mnist
 def test_read_idx_on_the_shared_mnist_subset():
     images = read_idx(MNIST_DIR / "train-images-idx3-ubyte.gz")
     labels = read_idx(MNIST_DIR / "train-labels-idx1-ubyte.gz")
@@ -183,10 +175,21 @@ def test_missing_files_without_download_say_where_to_put_them(tmp_path):
         assert "train-images-idx3-ubyte.gz" in message and "dataset.data_dir" in message
 
 
-@needs_mnist
-def test_default_search_finds_the_shared_subset():
-    assert check_available({"name": "mnist", "download": False}) == MNIST_DIR
+def test_the_packaged_subset_is_found_offline_and_only_there(tmp_path):
+    assert check_available({"name": "mnist10k"}) == MNIST_DIR
     assert check_available({"name": "circle"}) is None
+    for key in ("data_dir", "download", "base_url"):  # read from the package, nowhere else
+        with pytest.raises(ConfigError, match=f"dataset.{key}: unknown option for dataset 'mnist10k'"):
+            check_available({"name": "mnist10k", key: str(tmp_path)})
+
+
+def test_the_full_mnist_is_not_the_subset(tmp_path, monkeypatch):
+    """dataset=mnist searches $NNEXP_DATA_DIR/mnist and the download cache, never the packaged subset."""
+    monkeypatch.setattr(files, "cache_dir", lambda name: tmp_path / "cache" / name)
+    dirs = files.search_dirs("mnist", None)
+    assert MNIST_DIR not in dirs and dirs == [tmp_path / "cache" / "mnist"]
+    with pytest.raises(DataError, match="mnist: files not found in"):
+        check_available({"name": "mnist", "download": False})
 
 
 @pytest.fixture
@@ -221,7 +224,6 @@ def test_download_checks_the_hash(tmp_path, fake_mirror, monkeypatch):
 
 # --- mnist and fashion_mnist ---------------------------------------------------------------
 
-@needs_mnist
 def test_mnist_zero_one_pooled_to_9x9():
     ds = load_dataset(mnist_cfg(classes=[0, 1], pool=3), 0)
     assert ds.n_features == 81 and ds.n_classes == 2 and ds.class_names == ("0", "1")
@@ -230,14 +232,12 @@ def test_mnist_zero_one_pooled_to_9x9():
     assert 0.0 <= ds.X_train.min() and ds.X_train.max() <= 1.0
 
 
-@needs_mnist
 def test_mnist_rashid_scale():
     ds = load_dataset(mnist_cfg(scale="rashid", max_train=500, max_test=100), 0)
     assert ds.X_train.min() == pytest.approx(0.01) and ds.X_train.max() <= 1.0
     assert ds.X_test.min() >= 0.01
 
 
-@needs_mnist
 @pytest.mark.parametrize("options, key", [({"pool": 5}, "dataset.pool"), ({"classes": []}, "dataset.classes"),
                                           ({"classes": [11]}, "dataset.classes"), ({"scale": "z"}, "dataset.scale"),
                                           ({"max_train": 0}, "dataset.max_train"), ({"poool": 3}, "dataset.poool")])
@@ -258,7 +258,6 @@ def test_classes_are_reindexed_in_list_order(tmp_path):
     assert len(ds.y_train) + len(ds.y_val) == 20 and len(ds.y_test) == 10
 
 
-@needs_mnist
 def test_mnist_caps_seeds_and_empty_val():
     a = load_dataset(mnist_cfg(max_train=300, max_test=50, val_frac=0), 1)
     assert (a.X_train.shape, a.X_val.shape, a.X_test.shape) == ((300, 784), (0, 784), (50, 784))
@@ -373,13 +372,11 @@ def test_every_yaml_is_a_registry_entry_with_the_common_keys():
         assert cfg.seed is None or stem in ("mnist1d", "fashion_mnist_10k")
 
 
-@pytest.mark.parametrize("name", ["xor", *PLAYGROUND, "digits", "mnist", "mnist1d"])
+@pytest.mark.parametrize("name", ["xor", *PLAYGROUND, "digits", "mnist10k", "mnist1d"])
 def test_yaml_defaults_load_through_omegaconf(name):
     cfg = OmegaConf.load(CONF / f"{name}.yaml")
     OmegaConf.set_struct(cfg, True)  # as Hydra composes it
-    if name == "mnist":
-        if not (MNIST_DIR / "SHA256SUMS").is_file():
-            missing(f"MNIST 10k subset not found at {MNIST_DIR} (shared/ beside the repo)")
+    if name == "mnist10k":
         cfg.max_train, cfg.max_test = 200, 50
     if name == "mnist1d":
         cfg.num_samples = 200
@@ -408,3 +405,15 @@ def test_stratified_split_holds_out_each_class():
     assert np.bincount(y[held]).tolist() == [5, 3, 2]
     assert sorted(np.concatenate([keep, held]).tolist()) == list(range(100))
     assert not np.all(np.diff(y[keep]) >= 0)  # classes interleaved, not sorted
+
+
+def test_mnist10k_is_the_same_data_as_its_files_read_as_mnist():
+    """The packaged dataset gives the arrays `dataset=mnist` gives on the same files: studies made
+    with either agree bit for bit."""
+    opts = {"classes": [3, 5], "pool": 3, "max_train": 400, "max_test": 100}
+    a = load_dataset({"name": "mnist10k", **opts}, 4)
+    b = load_dataset({"name": "mnist", "data_dir": str(MNIST_DIR), "download": False, **opts}, 4)
+    for split in ("train", "val", "test"):
+        assert np.array_equal(getattr(a, f"X_{split}"), getattr(b, f"X_{split}"))
+        assert np.array_equal(getattr(a, f"y_{split}"), getattr(b, f"y_{split}"))
+    assert a.name == "mnist10k" and a.source == str(MNIST_DIR)

@@ -22,7 +22,7 @@ def lrs(cfg):
 def test_presets_sweep_a_wide_log_grid(compose_cfg):
     cfg = compose_cfg("experiment=learning_rate", hydra_cfg=True)
     assert cfg.hydra.mode.name == "MULTIRUN" and cfg.tracking.experiment == "learning_rate"
-    assert cfg.dataset.name == "mnist" and list(cfg.model.hidden) == [100] and cfg.activation.name == "relu"
+    assert cfg.dataset.name == "mnist10k" and list(cfg.model.hidden) == [100] and cfg.activation.name == "relu"
     assert (cfg.model.output, cfg.loss.name, cfg.init.scheme) == ("linear", "mse", "he")
     grid = lrs(cfg)
     assert grid[0] <= 1e-4 and grid[-1] >= 30 and len(grid) >= 10

@@ -33,7 +33,7 @@ def test_neuron_preset_is_nielsens_setup(compose_cfg):
 
 def test_mnist_preset_compares_heads_under_one_rule(compose_cfg):
     cfg = compose_cfg("experiment=loss_compare_mnist", hydra_cfg=True)
-    assert cfg.dataset.name == "mnist" and list(cfg.model.hidden) == [100] and cfg.activation.name == "sigmoid"
+    assert cfg.dataset.name == "mnist10k" and list(cfg.model.hidden) == [100] and cfg.activation.name == "sigmoid"
     assert set(sweep(cfg, "model.output")) == {"sigmoid", "softmax"}
     assert set(sweep(cfg, "loss")) == {"mse", "cross_entropy"}
     assert set(sweep(cfg, "init")) == {"normal_fanin", "normal"}

@@ -22,7 +22,7 @@ def fake_runs():
     rows = []
     for (budget, depth), values in accs.items():
         for seed, acc in enumerate(values):
-            rows.append({"run_id": f"r{budget}-{depth}-{seed}", "status": "FINISHED", "params.dataset.name": "mnist",
+            rows.append({"run_id": f"r{budget}-{depth}-{seed}", "status": "FINISHED", "params.dataset.name": "mnist10k",
                          "params.dataset.max_train": "None", "params.model.budget": str(budget),
                          "params.model.depth": str(depth), "params.seed": str(seed), "tags.nnexp.n_params": str(budget),
                          "tags.nnexp.hidden": hidden[depth], "metrics.test/acc": acc, "metrics.layer1/dead_frac": 0.5,

@@ -12,7 +12,7 @@ from conftest import load_script
 def test_preset_is_seed_002s_protocol(compose_cfg):
     cfg = compose_cfg("experiment=width_sweep", hydra_cfg=True)
     assert cfg.hydra.mode.name == "MULTIRUN"  # sweeps without -m
-    assert list(cfg.dataset.classes) == [0, 1] and cfg.dataset.pool == 3 and cfg.dataset.name == "mnist"
+    assert list(cfg.dataset.classes) == [0, 1] and cfg.dataset.pool == 3 and cfg.dataset.name == "mnist10k"
     assert cfg.model.bias is False and cfg.activation.name == "sigmoid" and cfg.model.output == "sigmoid"
     assert cfg.optim.lr == 0.1 and cfg.optim.momentum == 0
     t = cfg.trainer

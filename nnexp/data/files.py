@@ -1,9 +1,9 @@
 """Finding, verifying and downloading the four IDX files of MNIST-style datasets.
 
-Search order when dataset.data_dir is null: $NNEXP_DATA_DIR/<name>, the dataset's place on
-these machines (the MNIST 10k subset in shared/data, Debian's dataset-fashion-mnist package),
-then the download cache pooch.os_cache("nnexp")/<name>. An explicit data_dir is the only place
-searched. A directory holding a SHA256SUMS file has every listed file checked against it.
+Search order when dataset.data_dir is null: $NNEXP_DATA_DIR/<name>, the dataset's usual place on
+a machine (Debian's dataset-fashion-mnist package for Fashion-MNIST), then the download cache
+pooch.os_cache("nnexp")/<name>. An explicit data_dir is the only place searched. `mnist10k` is
+shipped inside the package (nnexp/data/mnist10k/) and read only from there. A directory holding a SHA256SUMS file has every listed file checked against it.
 Downloads go through pooch with the official files' md5 sums (as listed by torchvision's
 datasets/mnist.py). pooch is imported only where it is used.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from nnexp.errors import DataError
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-REPO_ROOT = Path(__file__).resolve().parents[2]  # the directory holding the nnexp package
+PACKAGED = Path(__file__).resolve().parent / "mnist10k"  # the 10,000-digit MNIST subset shipped with nnexp
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,9 @@ class Source:
 
 
 SOURCES = {
+    "mnist10k": Source(local_dir=PACKAGED, mirrors=(), hashes={}),  # 7,996 + 2,004 real digits, offline
     "mnist": Source(
-        local_dir=REPO_ROOT.parent / "shared" / "data" / "mnist-10k",  # 7,996 + 2,004 digit subset
+        local_dir=None,  # the full MNIST: $NNEXP_DATA_DIR/mnist, dataset.data_dir or the download cache
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
         hashes={
             "train-images-idx3-ubyte": "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -62,6 +63,8 @@ def cache_dir(name: str) -> Path:
 
 def search_dirs(name: str, data_dir: str | None) -> list[Path]:
     """The directories searched, in order."""
+    if name == "mnist10k":
+        return [PACKAGED]
     if data_dir is not None:
         return [Path(data_dir).expanduser()]
     dirs = []
@@ -109,8 +112,9 @@ def _missing(name: str, dirs: list[Path], why: str) -> DataError:
     names = ", ".join(f"{stem}.gz" for stem in STEMS)
     where = ", ".join(str(d) for d in dirs)
     there = "there" if len(dirs) == 1 else "in one of them"
+    offline = "; offline, dataset=mnist10k is the 10,000-digit subset shipped with nnexp" if name == "mnist" else ""
     return DataError(f"{name}: files not found in {where}; put {names} (or the same names without .gz) "
-                     f"{there} or set dataset.data_dir=DIR ({why})")
+                     f"{there} or set dataset.data_dir=DIR ({why}){offline}")
 
 
 def locate(name: str, data_dir: str | None) -> tuple[Path | None, dict[str, Path] | None, list[Path]]:
@@ -123,14 +127,16 @@ def locate(name: str, data_dir: str | None) -> tuple[Path | None, dict[str, Path
     return None, None, dirs
 
 
-def check(name: str, data_dir: str | None, download: bool) -> Path | None:
-    """Pre-flight without loading: the directory that holds the files, or None if a download will be tried.
+def check(name: str, data_dir: str | None, download: bool, base_url: str | None = None) -> Path:
+    """Pre-flight without loading: the directory that holds the files.
 
-    Raises DataError when the files are missing and download is false.
+    Files missing everywhere are downloaded now when download is true (once, into the cache or
+    data_dir), so that a sweep's jobs find them and a failed download stops the command before
+    any run exists. Raises DataError when the files are missing and cannot be downloaded.
     """
     directory, _, dirs = locate(name, data_dir)
-    if directory is None and not download:
-        raise _missing(name, dirs, "download disabled: dataset.download=false")
+    if directory is None:
+        directory, _ = dataset_files(name, data_dir, download, base_url)
     return directory
 
 
@@ -149,7 +155,10 @@ def _download(name: str, target: Path, base_url: str | None) -> dict[str, Path]:
     """Fetch the four .gz files into `target`, trying each mirror; DataError naming the last failure."""
     import pooch
 
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading data from ..." lines would come before our one line
     mirrors = (base_url,) if base_url else SOURCES[name].mirrors
+    if not mirrors:
+        raise DataError(f"{name} has no download source")
     failure = ""
     for mirror in mirrors:
         mirror = mirror if mirror.endswith("/") else mirror + "/"

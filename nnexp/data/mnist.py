@@ -67,8 +67,14 @@ def _read_pairs(file_map: dict) -> list[tuple[np.ndarray, np.ndarray]]:
     return pairs
 
 
-def _options(cfg) -> dict:
-    opts = read_options(cfg, DEFAULTS)
+PACKAGED_KEYS = ("data_dir", "download", "base_url")  # mnist10k is read from the package, nowhere else
+
+
+def _options(cfg, packaged: bool = False) -> dict:
+    defaults = {k: v for k, v in DEFAULTS.items() if k not in PACKAGED_KEYS} if packaged else DEFAULTS
+    opts = {**DEFAULTS, **read_options(cfg, defaults)}
+    if packaged:
+        opts["download"] = False
     opts["classes"] = class_list(opts)
     opts["pool"] = integer(opts, "pool", 1)
     opts["scale"] = choice(opts, "scale", tuple(SCALES))
@@ -82,7 +88,7 @@ def _options(cfg) -> dict:
 
 
 def _load(name: str, cfg, seed: int) -> Dataset:
-    opts = _options(cfg)
+    opts = _options(cfg, packaged=name == "mnist10k")
     seed = data_seed(opts, seed)
     side = 28  # checked against the files below; validating first fails fast, before any reading
     if opts["pool"] not in allowed_pools(side):
@@ -110,8 +116,13 @@ def _load(name: str, cfg, seed: int) -> Dataset:
 
 
 def load_mnist(cfg, seed: int) -> Dataset:
-    """MNIST digits (on these machines: the 10,000-digit subset in shared/data/mnist-10k)."""
+    """The full MNIST digits (60,000 + 10,000), from a local directory or a checksummed download."""
     return _load("mnist", cfg, seed)
+
+
+def load_mnist10k(cfg, seed: int) -> Dataset:
+    """The 10,000-digit MNIST subset shipped with nnexp (7,996 train / 2,004 test; see its README)."""
+    return _load("mnist10k", cfg, seed)
 
 
 def load_fashion_mnist(cfg, seed: int) -> Dataset:
@@ -120,12 +131,18 @@ def load_fashion_mnist(cfg, seed: int) -> Dataset:
 
 
 def check_mnist(cfg) -> Path | None:
-    """Pre-flight for mnist: options valid and files present (or downloadable)."""
+    """Pre-flight for mnist: options valid and files present (downloaded now if allowed and needed)."""
     opts = _options(cfg)
-    return files.check("mnist", opts["data_dir"], opts["download"])
+    return files.check("mnist", opts["data_dir"], opts["download"], opts["base_url"])
+
+
+def check_mnist10k(cfg) -> Path | None:
+    """Pre-flight for mnist10k: options valid (the files ship with the package)."""
+    _options(cfg, packaged=True)
+    return files.check("mnist10k", None, False)
 
 
 def check_fashion_mnist(cfg) -> Path | None:
-    """Pre-flight for fashion_mnist: options valid and files present (or downloadable)."""
+    """Pre-flight for fashion_mnist: options valid and files present (downloaded now if allowed and needed)."""
     opts = _options(cfg)
-    return files.check("fashion_mnist", opts["data_dir"], opts["download"])
+    return files.check("fashion_mnist", opts["data_dir"], opts["download"], opts["base_url"])
