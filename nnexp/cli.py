@@ -150,7 +150,7 @@ def _summary(cfg, result, multirun):
     if result["diverged"]:
         line = f"DIVERGED at epoch {result['diverged_at_epoch']:g}: loss is not finite. " + line
     if multirun:
-        print(f"[{cfg.tracking.experiment}] {result['model']}: {line}")
+        print(f"[{cfg.tracking.experiment} job {result['job']}] {result['job_name'] or result['model']}: {line}")
         return
     print(f"{result['dataset']}\n{result['model']} ({result['n_params']:,} parameters)\n{line}")
     if result["run_id"]:
@@ -177,8 +177,16 @@ def hydra_main(cfg: DictConfig) -> float:
         except NnexpError as e:
             print(f"nnexp: error: {e}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
+    name, tags = None, None
+    if multirun:  # each job is named by its values of what the sweep varies, e.g. "optim.lr=0.1 seed=2"
+        from .tracking import job_name
+
+        task = list(HydraConfig.get().overrides.task)
+        name = job_name(task)
+        tags = {"nnexp.overrides": " ".join(task), "nnexp.job": HydraConfig.get().job.num}
     try:
-        result = run(cfg)
+        result = run(cfg, run_name=None if cfg.tracking.get("run_name") else name, tags=tags)
+        result.update(job=HydraConfig.get().job.num if multirun else None, job_name=name)
     except NnexpError as e:
         if multirun:
             raise  # Hydra records this job as failed and runs the others

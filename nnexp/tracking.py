@@ -24,6 +24,9 @@ from .locks import store_lock, uninterrupted
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 PARENT_ENV = "NNEXP_MLFLOW_PARENT_RUN_ID"
+SWEPT_ENV = "NNEXP_SWEPT_KEYS"  # the keys a multirun sweeps, for its jobs' run names (set by SweepParentRun)
+# MLflow 3's UI opens an experiment on its GenAI traces page unless the experiment says it holds models
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 REASON_TAG = "nnexp.end_reason"
 _open_parents: list["Tracker"] = []  # sweep parent runs started in this process
 _clients: dict = {}  # tracking URI -> MlflowClient: opening a SQLite store costs about a second
@@ -160,8 +163,11 @@ class Tracker:
         try:
             exp = self.client.get_experiment_by_name(name)
             if exp is not None:
+                for key, value in EXPERIMENT_TAGS.items():
+                    if exp.tags.get(key) is None:  # made by an older nnexp or by hand: mark it once
+                        self._write(self.client.set_experiment_tag, exp.experiment_id, key, value)
                 return exp.experiment_id
-            return self.client.create_experiment(name)
+            return self.client.create_experiment(name, tags=EXPERIMENT_TAGS)
         except MlflowException as e:
             exp = self.client.get_experiment_by_name(name)  # created meanwhile by another process
             if exp is not None:
@@ -309,38 +315,92 @@ def make_tracker(cfg) -> Tracker:
     return Tracker(cfg.get("uri"), cfg.get("flush_every", 5.0)) if cfg.get("enabled", True) else NullTracker()
 
 
+def _key(override: str) -> str:
+    """'+optim.lr=0.1' -> 'optim.lr'."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def swept_keys(overrides, sweeper_params) -> list[str]:
+    """The keys a multirun sweeps: command-line sweeps (`seed=0,1,2`) and a preset's hydra.sweeper.params."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    parsed = parser.parse_overrides(list(overrides))
+    given = {o.get_key_element() for o in parsed}
+    parsed += [o for o in parser.parse_overrides([f"{k}={v}" for k, v in sweeper_params.items()])
+               if o.get_key_element() not in given]
+    return [_key(o.get_key_element()) for o in parsed if o.is_sweep_override()]
+
+
+def job_name(task_overrides) -> str | None:
+    """A sweep job's run name: its values of the swept keys, e.g. 'optim.lr=0.1 seed=2' (None outside a sweep)."""
+    swept = os.environ.get(SWEPT_ENV)
+    if swept is None:
+        return None
+    keys = swept.split(",") if swept else []
+    values = {_key(o): o.split("=", 1)[1] for o in task_overrides if "=" in o}
+    return " ".join(f"{k}={values[k]}" for k in keys if k in values) or None
+
+
 class SweepParentRun(Callback):
-    """Hydra callback: a parent MLflow run around a multirun; jobs nest under it via PARENT_ENV."""
+    """Hydra callback: a parent MLflow run around a multirun; jobs nest under it via PARENT_ENV and
+    are named by what they sweep (SWEPT_ENV). At the end it prints the sweep's summary."""
 
     def on_multirun_start(self, config, **kwargs):
         from omegaconf import OmegaConf
 
-        if not config.tracking.get("enabled", True):
-            return
-        tracker = Tracker(config.tracking.get("uri"))
         params = config.hydra.sweeper.get("params")
         sweep = OmegaConf.to_container(params, resolve=True) if params else {}
         overrides = list(config.hydra.overrides.task)
-        tracker.start(config.tracking.experiment, run_name=f"sweep {config.tracking.experiment}",
-                      params={"sweep.params": str(sweep), "sweep.overrides": " ".join(overrides)},
-                      tags={"nnexp.kind": "sweep", "seed": config.seed})
+        keys = swept_keys(overrides, sweep)
+        os.environ[SWEPT_ENV] = ",".join(keys)
+        if not config.tracking.get("enabled", True):
+            return
+        tracker = Tracker(config.tracking.get("uri"))
+        preset = config.hydra.runtime.choices.get("experiment") or config.tracking.experiment
+        tracker.start(config.tracking.experiment, run_name=f"{preset} sweep: {' x '.join(keys) or 'one job'}",
+                      params={"sweep.params": str(sweep), "sweep.overrides": " ".join(overrides),
+                              "sweep.keys": ",".join(keys)},
+                      tags={"nnexp.kind": "sweep", "seed": config.seed, "nnexp.preset": preset})
         os.environ[PARENT_ENV] = tracker.run_id
         _open_parents.append(tracker)
 
     def on_multirun_end(self, config, **kwargs):
+        os.environ.pop(SWEPT_ENV, None)
         if not _open_parents:
             return
         tracker = _open_parents.pop()
         os.environ.pop(PARENT_ENV, None)
         children = tracker.client.search_runs(
             [tracker.client.get_run(tracker.run_id).info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{tracker.run_id}'")
+            filter_string=f"tags.mlflow.parentRunId = '{tracker.run_id}'", max_results=50000)
         failed = [r for r in children if r.info.status != "FINISHED"]
+        parent_id = tracker.run_id
         tracker.set_tags({"nnexp.children": len(children), "nnexp.children_failed": len(failed)})
         if failed:
             tracker.end("FAILED", f"{len(failed)} of {len(children)} jobs did not finish")
         else:
             tracker.end("FINISHED")
+        print(sweep_summary(config, parent_id, tracker.uri, children), flush=True)
+
+
+def sweep_summary(config, parent_id, uri, children) -> str:
+    """What a sweep did: its parent run, jobs finished and failed, the best job by the objective."""
+    import math
+
+    objective = config.objective
+    maximise = not objective.endswith("loss")
+    done = [r for r in children if r.info.status == "FINISHED"
+            and math.isfinite(r.data.metrics.get(objective, math.nan))]
+    failed = len(children) - len([r for r in children if r.info.status == "FINISHED"])
+    lines = [f"sweep of {len(children)} jobs in experiment '{config.tracking.experiment}': "
+             f"{len(children) - failed} finished, {failed} failed or stopped"]
+    if done:
+        best = (max if maximise else min)(done, key=lambda r: r.data.metrics[objective])
+        lines.append(f"  best {objective} {best.data.metrics[objective]:.4f}: {best.info.run_name} (run {best.info.run_id})")
+    lines += [f"  parent run {parent_id} in {uri}",
+              f"  open it with: mlflow ui --backend-store-uri {uri} --host 127.0.0.1"]
+    return "\n".join(lines)
 
 
 def close_open_parents(status, reason):

@@ -70,14 +70,41 @@ def test_width_sweep_preset_makes_parent_and_children(cli):
     assert sorted(r.data.params["model.hidden"] for r in children) == ["[2]", "[4]", "[8]"]
     assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children)
     assert all(r.info.status == "FINISHED" for r in children)
+    # named for what a user compares: the parent after its preset and swept keys, each job by its values
+    assert parents[0].info.run_name == "width_sweep sweep: model.hidden"  # seed=0 replaced the preset's seed sweep
+    assert sorted(r.info.run_name for r in children) == [f"model.hidden=[{n}]" for n in (2, 4, 8)]
 
 
 def test_grid_sweep_with_joblib_launcher(cli):
-    proc = cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.hidden=[4],[8]",
+    proc = cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.hidden=[4],[8]", "optim.lr=0.01,0.3",
                "trainer.epochs=1", "tracking.log_artifacts=false")
     assert proc.returncode == 0, proc.stderr
     runs = all_runs(cli.uri)
-    assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
+    assert len(runs) == 5 and {r.info.status for r in runs} == {"FINISHED"}
+    jobs = {r.info.run_name: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert sorted(jobs) == sorted(f"model.hidden=[{h}] optim.lr={lr}" for h in (4, 8) for lr in (0.01, 0.3))
+    assert all(r.data.params["optim.lr"] == name.split("optim.lr=")[1] for name, r in jobs.items())
+    # every job's result line names its overrides; the summary names the best job by val/acc
+    for name in jobs:
+        assert f"] {name}: test/acc" in proc.stdout
+    best = max(jobs.values(), key=lambda r: r.data.metrics["val/acc"])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert "sweep of 4 jobs in experiment 'nnexp': 4 finished, 0 failed or stopped" in proc.stdout
+    assert f"best val/acc {best.data.metrics['val/acc']:.4f}: {best.info.run_name} (run {best.info.run_id})" in proc.stdout
+    assert f"parent run {parent.info.run_id} in {cli.uri}" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
+
+
+def test_experiments_open_on_the_runs_table_in_mlflow_ui(cli):
+    """MLflow 3's UI shows an experiment's runs (not its GenAI traces page) when it is tagged as model development."""
+    from nnexp.tracking import client
+
+    assert cli("trainer.epochs=1", "tracking.experiment=kind_demo", "tracking.log_artifacts=false").returncode == 0
+    c = client(cli.uri)
+    exp = c.get_experiment_by_name("kind_demo")
+    assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"
+    c.delete_experiment_tag(exp.experiment_id, "mlflow.experimentKind")  # one an older nnexp made: tagged on next use
+    assert cli("trainer.epochs=1", "tracking.experiment=kind_demo", "tracking.log_artifacts=false").returncode == 0
+    assert c.get_experiment_by_name("kind_demo").tags.get("mlflow.experimentKind") == "custom_model_development"
 
 
 def test_divergence_ends_failed_with_reason(cli):
@@ -95,6 +122,8 @@ def test_sweep_with_a_diverging_job_completes_the_others(cli):
     runs = all_runs(cli.uri)
     status = {r.data.params.get("optim.lr", "parent"): r.info.status for r in runs}
     assert status == {"0.01": "FINISHED", "50": "FAILED", "parent": "FAILED"}
+    assert "sweep of 2 jobs in experiment 'nnexp': 1 finished, 1 failed or stopped" in proc.stdout
+    assert "best val/acc" in proc.stdout and ": optim.lr=0.01 (run " in proc.stdout
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
