@@ -154,8 +154,10 @@ def _summary(cfg, result, multirun):
         return
     print(f"{result['dataset']}\n{result['model']} ({result['n_params']:,} parameters)\n{line}")
     if result["run_id"]:
+        from .tracking import ui_hint
+
         print(f"MLflow run {result['run_id']} in {result['tracking_uri']} (experiment '{cfg.tracking.experiment}')\n"
-              f"  open it with: mlflow ui --backend-store-uri {result['tracking_uri']} --host 127.0.0.1")
+              f"  {ui_hint(result['tracking_uri'], result['experiment_id'])}")
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

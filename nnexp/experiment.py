@@ -189,7 +189,7 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
         raise
     run_id = tracker.run_id
     tracker.end(*tracker_status)
-    result.update(run_id=run_id, tracking_uri=tracker.uri, model=repr(model), network=model, n_params=model.n_params(),
+    result.update(run_id=run_id, tracking_uri=tracker.uri, experiment_id=tracker.experiment_id, model=repr(model), network=model, n_params=model.n_params(),
                   dataset=ds.describe() if hasattr(ds, "describe") else ds.name)
     return result
 

@@ -136,6 +136,7 @@ class Tracker:
         self.uri = resolve_uri(uri)
         self.flush_every = float(flush_every)
         self.run_id = None
+        self.experiment_id = None
         self._pending = []  # (key, value, timestamp ms, step) not yet sent
         self._last_flush = time.monotonic()
         self._opening = None  # the thread creating the run, with start(background=True)
@@ -209,8 +210,9 @@ class Tracker:
             tags["mlflow.source.git.commit"] = commit
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
-        run = self._write(self.client.create_run, self._experiment_id(experiment), run_name=run_name,
-                                     tags={k: str(v) for k, v in tags.items()})
+        self.experiment_id = self._experiment_id(experiment)
+        run = self._write(self.client.create_run, self.experiment_id, run_name=run_name,
+                          tags={k: str(v) for k, v in tags.items()})
         self.run_id = run.info.run_id
         items = [Param(k, v[:6000]) for k, v in (params or {}).items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
@@ -375,16 +377,27 @@ class SweepParentRun(Callback):
             [tracker.client.get_run(tracker.run_id).info.experiment_id],
             filter_string=f"tags.mlflow.parentRunId = '{tracker.run_id}'", max_results=50000)
         failed = [r for r in children if r.info.status != "FINISHED"]
-        parent_id = tracker.run_id
+        parent_id, experiment_id = tracker.run_id, tracker.experiment_id
         tracker.set_tags({"nnexp.children": len(children), "nnexp.children_failed": len(failed)})
         if failed:
             tracker.end("FAILED", f"{len(failed)} of {len(children)} jobs did not finish")
         else:
             tracker.end("FINISHED")
-        print(sweep_summary(config, parent_id, tracker.uri, children), flush=True)
+        print(sweep_summary(config, parent_id, tracker.uri, children, experiment_id), flush=True)
 
 
-def sweep_summary(config, parent_id, uri, children) -> str:
+def ui_hint(uri, experiment_id=None) -> str:
+    """How to look at the runs: the `mlflow ui` command for a store (a server's own address for a
+    tracking server) and the page of the experiment's runs table. MLflow 3's UI opens on its GenAI
+    pages unless the address asks for the model-training view (workflowType=machine_learning)."""
+    page = f"#/experiments/{experiment_id}/runs?workflowType=machine_learning" if experiment_id else ""
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri.rstrip('/')}/{page}"
+    return (f"open it with: mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000  "
+            f"then http://127.0.0.1:5000/{page}")
+
+
+def sweep_summary(config, parent_id, uri, children, experiment_id=None) -> str:
     """What a sweep did: its parent run, jobs finished and failed, the best job by the objective."""
     import math
 
@@ -398,8 +411,7 @@ def sweep_summary(config, parent_id, uri, children) -> str:
     if done:
         best = (max if maximise else min)(done, key=lambda r: r.data.metrics[objective])
         lines.append(f"  best {objective} {best.data.metrics[objective]:.4f}: {best.info.run_name} (run {best.info.run_id})")
-    lines += [f"  parent run {parent_id} in {uri}",
-              f"  open it with: mlflow ui --backend-store-uri {uri} --host 127.0.0.1"]
+    lines += [f"  parent run {parent_id} in {uri}", f"  {ui_hint(uri, experiment_id)}"]
     return "\n".join(lines)
 
 

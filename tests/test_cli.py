@@ -17,6 +17,8 @@ def test_default_run_is_tracked(cli, tmp_path):
     (run,) = all_runs(cli.uri)
     assert run.info.status == "FINISHED"
     assert run.info.run_id in proc.stdout
+    # the address of the experiment's runs table in MLflow 3's model-training view
+    assert f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs?workflowType=machine_learning" in proc.stdout
     assert run.data.params["model.hidden"] == "[64]" and run.data.params["trainer.epochs"] == "3"
     assert run.data.tags["seed"] == "0" and run.data.tags["nnexp.version"]
     client = MlflowClient(cli.uri)

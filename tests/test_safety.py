@@ -33,12 +33,12 @@ def test_saved_weights_and_checkpoints_refuse_pickled_objects(tmp_path):
 
 def test_printed_server_commands_bind_to_localhost():
     found = 0
-    for path in (ROOT / "nnexp" / "cli.py", ROOT / "nnexp" / "search" / "__init__.py"):
+    for path in (ROOT / "nnexp" / "tracking.py", ROOT / "nnexp" / "search" / "__init__.py"):
         text = re.sub(r'"\s*\n\s*f?"', "", path.read_text())  # join implicitly concatenated strings
         for line in re.findall(r"(?:mlflow ui|optuna-dashboard) [^\n]*", text):
             found += 1
             assert "--host 127.0.0.1" in line, line
-    assert found == 3
+    assert found == 2  # tracking.ui_hint (runs, sweeps, searches) and the search's optuna-dashboard line
 
 
 @pytest.mark.parametrize("name,expected", [("digits", "digits"), ("../../etc/passwd", "______etc_passwd"),

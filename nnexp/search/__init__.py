@@ -156,7 +156,9 @@ def summary(study, s, before, best_yaml, parent, tracking_uri):
     if best_yaml:
         print(f"best config: {best_yaml}\n  rerun it with: python -m nnexp --config-path "
               f"{best_yaml.parent.resolve()} --config-name {best_yaml.stem}")
-    print(f"MLflow parent run {parent} in {tracking_uri}; open with: mlflow ui --backend-store-uri "
-          f"{tracking_uri} --host 127.0.0.1")
+    from ..tracking import client, ui_hint
+
+    experiment_id = client(tracking_uri).get_run(parent).info.experiment_id if parent else None
+    print(f"MLflow parent run {parent} in {tracking_uri}; {ui_hint(tracking_uri, experiment_id)}")
     print(f"open the study with: optuna-dashboard {storage} --host 127.0.0.1")
     return best.value
