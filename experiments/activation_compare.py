@@ -391,11 +391,8 @@ def main(argv=None) -> str:
     a = study_parser(__doc__, experiment=(STUDY, "the comparison sweep; its _lr sweep is read too")).parse_args(argv)
     uri, out = resolve_uri(a.tracking_uri), a.out or RESULTS / STUDY
     base, quick = a.experiment.removesuffix("_quick"), "_quick" if a.experiment.endswith("_quick") else ""
-    try:
-        runs, lr_runs = tidy(latest_sweep(a.experiment, uri)), tidy(latest_sweep(f"{base}_lr{quick}", uri))
-    except LookupError as e:
-        print(f"activation_compare: {e}", file=sys.stderr)
-        return ""
+    # no runs: LookupError (run_script: exit 3)
+    runs, lr_runs = tidy(latest_sweep(a.experiment, uri)), tidy(latest_sweep(f"{base}_lr{quick}", uri))
     out.mkdir(parents=True, exist_ok=True)
     L = max(map(len, runs.widths)) + 1
     keys = (["test/acc", "val/acc", "train/loss"] + [f"layer{i}/grad_norm" for i in range(1, L + 1)]
@@ -426,4 +423,6 @@ def main(argv=None) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    from nnexp.analysis import run_script
+
+    sys.exit(run_script("activation_compare", main))

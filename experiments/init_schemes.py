@@ -390,11 +390,8 @@ def main(argv=None) -> str:
     uri, out = resolve_uri(a.tracking_uri), a.out or RESULTS / STUDY
     base = a.experiment.removesuffix("_quick")
     name = lambda part: f"{base}_{part}" + ("_quick" if a.experiment.endswith("_quick") else "")  # noqa: E731
-    try:
-        runs, deep = tidy(latest_sweep(a.experiment, uri)), tidy(latest_sweep(name("deep"), uri))
-    except LookupError as e:
-        print(f"init_schemes: {e}", file=sys.stderr)
-        return ""
+    # no runs: LookupError (run_script: exit 3)
+    runs, deep = tidy(latest_sweep(a.experiment, uri)), tidy(latest_sweep(name("deep"), uri))
     try:
         fp = tidy(latest_sweep(name("fp32"), uri))
     except LookupError:
@@ -453,4 +450,6 @@ def main(argv=None) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    from nnexp.analysis import run_script
+
+    sys.exit(run_script("init_schemes", main))

@@ -262,17 +262,24 @@ def report(s, df, links):
 def main(argv=None):
     a = study_parser(__doc__, REPORT, experiment="learning_rate", ce_experiment="learning_rate_ce").parse_args(argv)
     out = a.out or RESULTS / STUDY
-    out.mkdir(parents=True, exist_ok=True)
-    links = {n: report_link(out / n, a.report) for n in ("gd_regimes.png", "lr_sweep.png", "curves.png")}
-    plot_gd(out)
-    frames = []
+    frames, notes = [], []
     for exp in (a.experiment, a.ce_experiment):
         try:
             runs = latest_sweep(exp, a.tracking_uri)
         except LookupError as e:  # no sweep of this experiment recorded
-            print(f"note: {e}; left out")
+            notes.append(f"note: {e}; left out")
             continue
         frames.append(tidy(runs))
+    if frames:  # one part missing: said; both: the one line below says it
+        for note in notes:
+            print(note)
+    else:  # nothing recorded: nothing is written (run_script: one line, exit 3)
+        from nnexp.analysis import MissingRuns
+
+        raise MissingRuns(f"no sweep of experiment {a.experiment!r} nor of {a.ce_experiment!r} in the MLflow store")
+    out.mkdir(parents=True, exist_ok=True)
+    links = {n: report_link(out / n, a.report) for n in ("gd_regimes.png", "lr_sweep.png", "curves.png")}
+    plot_gd(out)
     df = pd.concat(frames, ignore_index=True) if frames else None
     s = None
     if df is not None:
@@ -296,4 +303,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from nnexp.analysis import run_script
+
+    sys.exit(run_script("learning_rate", main))

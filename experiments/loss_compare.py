@@ -382,4 +382,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from nnexp.analysis import run_script
+
+    sys.exit(run_script("loss_compare", main))

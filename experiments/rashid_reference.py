@@ -4,8 +4,10 @@ The network class and training loop are the seed's, as printed (per-sample numpy
 with two changes that do not touch the maths: the data come from nnexp's IDX reader instead of
 torchvision (the subset cannot be downloaded), and numpy's legacy RNG is seeded per run so the
 three runs are reproducible. The runs go as nnexp's `rashid_mnist` sweep goes: two at a time (joblib),
-one BLAS thread each (threadpoolctl), so that their training times compare. Writes
-results/rashid_mnist/reference.json: accuracy and wall time per seed.
+one BLAS thread each (threadpoolctl), so that their training times compare. It computes in float64
+(numpy's default for the weights; the float32 inputs are promoted in the first product), so the
+like-for-like nnexp run is `rashid_mnist_fp64`. Writes results/rashid_mnist/reference.json: accuracy,
+training time, dtype and start/end time (epoch seconds: which runs ran beside which) per seed.
 
     python experiments/rashid_reference.py [--seeds 0 1 2] [--epochs 5] [--jobs 2] [--max-train N]
 """
@@ -74,18 +76,19 @@ def _run(seed, epochs, data):
     train_x, train_y, test_x, test_y = data
     numpy.random.seed(seed)
     n = NeuralNetwork()
-    tic = time.perf_counter()
+    started, tic = time.time(), time.perf_counter()
     for e in range(epochs):
         for image, label in zip(train_x, train_y):
             inputs = (numpy.array(image, numpy.float32).ravel() / 255.0 * 0.99) + 0.01
             targets = numpy.zeros(10) + 0.01
             targets[int(label)] = 0.99
             n.train(inputs, targets)
-    train_s = time.perf_counter() - tic
+    train_s, ended = time.perf_counter() - tic, time.time()
     scorecard = [int(numpy.argmax(n.query((numpy.array(image, numpy.float32).ravel() / 255.0 * 0.99) + 0.01)) == int(label))
                  for image, label in zip(test_x, test_y)]
     return {"seed": seed, "accuracy": sum(scorecard) / len(scorecard), "train_s": train_s,
-            "samples_per_s": epochs * len(train_x) / train_s, "n_train": len(train_x), "n_test": len(test_x)}
+            "samples_per_s": epochs * len(train_x) / train_s, "n_train": len(train_x), "n_test": len(test_x),
+            "dtype": str(numpy.result_type(n.weights_h1, n.weights_o1)), "started": started, "ended": ended}
 
 
 def main(argv=None):

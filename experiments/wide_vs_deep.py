@@ -258,13 +258,11 @@ def report(runs: pd.DataFrame, summary: pd.DataFrame, table: str, found: list[di
 def main(argv=None) -> int:
     a = study_parser(__doc__, experiment=STUDY).parse_args(argv)  # --out default: results/<experiment>
     out = a.out or RESULTS / a.experiment
-    try:
-        runs = load(a.experiment, resolve_uri(a.tracking_uri))
-        if not (runs.status == "FINISHED").any():
-            raise LookupError(f"no finished run in the latest sweep of {a.experiment!r}")
-    except LookupError as e:
-        print(f"wide_vs_deep: {e}", file=sys.stderr)
-        return 1
+    runs = load(a.experiment, resolve_uri(a.tracking_uri))  # no runs: LookupError (run_script: exit 3)
+    if not (runs.status == "FINISHED").any():
+        from nnexp.analysis import MissingRuns
+
+        raise MissingRuns(f"no finished run in the latest sweep of experiment {a.experiment!r}")
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise_runs(runs)
     summary.assign(widths=summary.widths.map(str)).to_csv(out / "summary.csv", index=False)
@@ -281,4 +279,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from nnexp.analysis import run_script
+
+    sys.exit(run_script("wide_vs_deep", main))

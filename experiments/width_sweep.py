@@ -234,4 +234,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from nnexp.analysis import run_script
+
+    sys.exit(run_script("width_sweep", main))

@@ -16,6 +16,35 @@ RESULTS = ROOT / "results"
 REPORT = RESULTS / "README.md"
 
 
+MISSING_RUNS_EXIT = 3  # exit code of an analysis script whose runs (or reference file) are not recorded
+
+
+class MissingRuns(LookupError):
+    """What an analysis reads is not recorded: no runs or no sweep of an experiment, or no reference file."""
+
+
+def run_script(name: str, main, argv=None) -> int:
+    """An analysis script's `__main__` block: `sys.exit(run_script("width_sweep", main))`.
+
+    Runs main(argv). Missing runs (MissingRuns, or the plain LookupError of latest_sweep and
+    latest_run; a KeyError or IndexError is a bug and propagates) end as one line
+    `name: error: ...` on stderr and exit code MISSING_RUNS_EXIT, no traceback. Otherwise the exit
+    code is main's return value if it is an int, else 0. MLflow's own warning for an experiment that
+    does not exist is silenced: that line, or the script's note on a part left out, says it."""
+    import logging
+    import sys
+
+    logging.getLogger("mlflow.tracking.fluent").setLevel(logging.ERROR)
+    try:
+        result = main(argv)
+    except LookupError as e:
+        if not (type(e) is LookupError or isinstance(e, MissingRuns)):
+            raise
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return MISSING_RUNS_EXIT
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
 def latest_sweep(experiment: str, tracking_uri=None):
     """The job runs of the most recent sweep (parent run) of `experiment`, as a DataFrame.
 

@@ -1,5 +1,7 @@
-"""Losses, Nielsen style: `fn(a, y)` gives the loss of each sample, `delta(z, a, y)` gives
+"""Losses, Nielsen style: `fn(a, y, z)` gives the loss of each sample, `delta(z, a, y)` gives
 dL/dz at the output layer. Each loss is bound to the output activation `out` it follows.
+`z` is the output layer's pre-activation (the logits, `zs[-1]` of `MLP.forward`): cross-entropy
+computes its value from it; every caller in the package passes it.
 
 The loss of a sample is summed over output units; the trainer averages over the batch
 (or sums, `loss.reduction=sum`, as Trask's full-batch code does).
@@ -15,6 +17,34 @@ from .errors import ConfigError
 def _log(x):
     """log clipped at the smallest positive float, so a saturated output gives a large finite loss."""
     return np.log(np.maximum(x, np.finfo(x.dtype).tiny))
+
+
+def _softmax_ce(z, y):
+    """-Σ_k y_k log softmax(z)_k per row, from the logits: log-softmax with the max subtracted.
+
+    With s = z - max (all <= 0, 0 at the argmax): log softmax_k = s_k - log Σ_j e^{s_j}, and
+    log Σ_j e^{s_j} = log1p(Σ_{j != argmax} e^{s_j}), exact to rounding even when one logit
+    dominates (a confident right answer: a loss of e^-300 is reported as such, not as 0). Both
+    terms of  C = Σ_k y_k · (log Σ_j e^{s_j}) - Σ_k y_k s_k  are >= 0 for y >= 0: no cancellation.
+    """
+    rows = np.arange(len(z))
+    top = z.argmax(axis=1)
+    s = z - z[rows, top][:, None]  # (batch, n_out), <= 0
+    e = np.exp(s)
+    e[rows, top] = 0  # the argmax's term e^0 = 1 is the 1 of log1p
+    lse = np.log1p(e.sum(axis=1))  # log Σ_j e^{s_j}  (batch,)
+    return lse * y.sum(axis=1) - (y * s).sum(axis=1)
+
+
+def _sigmoid_ce(z, y):
+    """Binary cross-entropy summed over units, from the logits: softplus(z) - y z per unit.
+
+    softplus(z) = max(z, 0) + log1p(e^{-|z|}) never overflows; max(z, 0) - y z is written as
+    (1 - y) z for z > 0 and -y z otherwise, so for 0 <= y <= 1 every term is >= 0 and no large
+    numbers cancel (a saturated right answer, z = 50 with y = 1, gives e^-50; y = 0.99 at z = 1000
+    gives 10 + e^-1000 from one product, not 1000 - 990).
+    """
+    return (np.where(z > 0, (1 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
 
 
 class Loss:
@@ -48,8 +78,8 @@ class MSE(Loss):
     name = "mse"
     allowed_outputs = ("sigmoid", "softmax", "linear")
 
-    def fn(self, a, y):
-        return 0.5 * ((a - y) ** 2).sum(axis=1)  # (batch,)
+    def fn(self, a, y, z=None):
+        return 0.5 * ((a - y) ** 2).sum(axis=1)  # (batch,); z is not needed
 
     def delta(self, z, a, y):
         g = a - y  # (batch, n_out)
@@ -64,12 +94,25 @@ class CrossEntropy(Loss):
     softmax: categorical  C = -Σ_k y_k log a_k,                 dC/dz = a Σ_k y_k - y  (= a - y for one-hot y)
     sigmoid: binary, per unit  C = -Σ_k y_k log a_k + (1 - y_k) log(1 - a_k),   dC/dz = a - y
     σ'(z) cancels in both, so a saturated wrong output still learns fast (seed 004).
+
+    The value `fn(a, y, z)` is computed from the logits z, not from a: log-softmax with the max
+    subtracted, C = -Σ_k y_k (z_k - max - log Σ_j e^{z_j - max}), and for sigmoid units
+    C = Σ_k softplus(z_k) - y_k z_k. Why: a is already rounded. A sigmoid unit at z >= 36.7
+    (float64; 16.6 in float32) gives a = 1 exactly, so log(1 - a) could only be clipped at the
+    smallest float: a unit at z = 50 with target 0 reported -log(tiny) ~ 708 (87 in float32)
+    instead of ~50, and the same at z = 5000; softmax outputs that round to 0 do the same, so a
+    saturated network's loss was misreported by several times. From z the loss is exact to
+    rounding at any |z|, in the model's dtype. Without z (a caller that has only the outputs) the
+    old formula from a is used, exact while no output rounds to 0 or 1. The delta is unchanged:
+    it never took a log.
     """
 
     name = "cross_entropy"
     allowed_outputs = ("sigmoid", "softmax")
 
-    def fn(self, a, y):
+    def fn(self, a, y, z=None):
+        if z is not None:
+            return _softmax_ce(z, y) if self.softmax else _sigmoid_ce(z, y)
         if self.softmax:
             return -(y * _log(a)).sum(axis=1)
         return -(y * _log(a) + (1 - y) * _log(1 - a)).sum(axis=1)

@@ -286,7 +286,7 @@ class NullTracker(Tracker):
     """tracking.enabled=false: same interface, records nothing."""
 
     def __init__(self, uri=None, flush_every=None):
-        self.uri, self.run_id = None, None
+        self.uri, self.run_id, self.experiment_id = None, None, None
 
     def start(self, *args, **kwargs):
         return None

@@ -29,16 +29,18 @@ def predict_labels(a):
     return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
 
 
-def scores(loss, a, T, y):
-    """Mean loss and accuracy of outputs a (batch, n_out) against targets T and labels y."""
-    return float(loss.fn(a, T).mean()), float((predict_labels(a) == y).mean())
+def scores(loss, a, T, y, z=None):
+    """Mean loss and accuracy of outputs a (batch, n_out) against targets T and labels y; z, the
+    output layer's pre-activation, is what cross-entropy's value is computed from (losses.py)."""
+    return float(loss.fn(a, T, z).mean()), float((predict_labels(a) == y).mean())
 
 
 def evaluate(model, loss, X, T, y):
     """Mean loss and accuracy on a split; (nan, nan) for an empty split."""
     if len(X) == 0:
         return math.nan, math.nan
-    return scores(loss, model.predict(X), T, y)
+    zs, As = model.forward(X)  # what predict() computes, keeping the output's z
+    return scores(loss, As[-1], T, y, zs[-1])
 
 
 def output_deltas(loss, zs, As, T, scale):
@@ -68,7 +70,7 @@ def diagnostics(model, loss, X, T, y, split="train", probe=None):
     is that of the mean loss over those rows only, and the activation statistics are those of
     those rows; loss, accuracy and dead units use the whole split."""
     zs, As = model.forward(X)
-    out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y)))
+    out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y, zs[-1])))
     out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
     gz, gA, gT = (zs, As, T) if probe is None else ([z[probe] for z in zs], [a[probe] for a in As], T[probe])
     delta, back = output_deltas(loss, gz, gA, gT, 1.0 / len(gT))

@@ -56,7 +56,7 @@ MNIST = ["dataset=mnist", "dataset.data_dir=<tmp>/data", "dataset.download=false
 SEARCH = ["+search=digits"]
 CATALOGUE = [
     # unknown options and misspelled keys, in every group
-    ("dataset option", ["dataset=mnits"], "dataset=mnits: unknown option; available: circle, digits"),
+    ("dataset option", ["dataset=mnits"], "dataset=mnits: unknown option; available: circle, csv, digits"),
     ("dataset key", ["dataset.clases=[0,1]"], "dataset.clases: unknown key; dataset has:"),
     ("model key", ["model.hiden=[3]"], "model.hiden: unknown key; model has: bias, budget, depth, dtype, hidden"),
     ("model key added", ["+model.hiden=3"], "model.hiden: unknown key"),
