@@ -130,6 +130,38 @@ def test_the_old_formula_fails_the_same_comparison(output, n_out, soft):
     assert rel_err(loss.fn(loss.out.fn(z), y), oracle(output, n_out, soft, 1000)) > 1e-2
 
 
+@functools.lru_cache(maxsize=None)
+def torch_reference():
+    """PyTorch 2.13's F.cross_entropy / F.binary_cross_entropy_with_logits on these cases, stored by
+    tests/data/make_torch_ce_reference.py (the suite does not install PyTorch)."""
+    from pathlib import Path
+
+    with np.load(Path(__file__).parent / "data" / "torch_ce_reference.npz") as f:
+        return dict(f)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("output,n_out,soft", CASES, ids=IDS)
+def test_cross_entropy_value_matches_torch(output, n_out, soft, scale):
+    """Within 1e-12 of PyTorch's value, relative to the loss wherever it is at least 1e-3. PyTorch
+    computes z_k - logsumexp(z) and softplus without keeping a dominant logit's tiny remainder, so on
+    a confident right answer (a loss of e^-300) it is exact only to the rounding of the logits' size:
+    there the error is measured against max(|loss|, max_k |z_k|)."""
+    import hashlib
+
+    z, y = case(output, n_out, soft, scale)
+    ref, name = torch_reference(), f"{IDS[CASES.index((output, n_out, soft))]}/{scale}"
+    assert str(ref[name + "/sha256"]) == hashlib.sha256(z.tobytes() + y.tobytes()).hexdigest(), \
+        "the cases changed: rerun tests/data/make_torch_ce_reference.py"
+    loss = ce(output, n_out)
+    got, want = loss.fn(loss.out.fn(z), y, z), ref[name]
+    big = np.abs(want) >= 1e-3
+    assert big.sum() >= N // 4  # many rows are compared by the plain relative error
+    assert rel_err(got[big], want[big]) < 1e-12
+    size = np.maximum(np.abs(want), np.abs(z).max(axis=1))
+    assert (np.abs(got - want) / size).max() < 1e-12
+
+
 def test_float32_stays_float32_and_is_accurate():
     z, y = softmax_case(10, soft=True)
     loss = ce("softmax", K)
