@@ -115,15 +115,10 @@ def save_weights(model, path):
     np.savez(path, **{name: p for name, p in model.params()})
 
 
-def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None, curve=True):
-    """Validate, load, train and record one job. Returns the trainer's result plus run info.
-
-    `callback(metrics, step)` is called after each evaluation, after the metrics are logged (a
-    search reports them to Optuna there, and may raise RunStopped to prune); `parent_run_id`,
-    `tags` and `run_name` place the MLflow run (default parent: the sweep's, if any); `curve=False`
-    leaves the learning-curve PNG out of the artifacts (a search's many short trials: drawing it
-    costs more than training them, and MLflow charts the logged metrics itself).
-    """
+def prepare(cfg):
+    """What a job trains, from its config: (dataset, model, loss, {split: (X, T, y)}, optimiser,
+    shuffling RNG). The weights come from the seed's first child stream, the batches from its
+    second; a population (population.py) prepares each member this same way."""
     from .data import load_dataset
 
     validate(cfg)
@@ -133,6 +128,19 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
     model, loss = build(cfg, ds.X_train.shape[1], n_out, np.random.default_rng(init_seq))
     data = encode_splits(ds, n_out, cfg.loss.targets, model.dtype)
     opt = SGD(model.params(), cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.fused)
+    return ds, model, loss, data, opt, np.random.default_rng(shuffle_seq)
+
+
+def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None, curve=True):
+    """Validate, load, train and record one job. Returns the trainer's result plus run info.
+
+    `callback(metrics, step)` is called after each evaluation, after the metrics are logged (a
+    search reports them to Optuna there, and may raise RunStopped to prune); `parent_run_id`,
+    `tags` and `run_name` place the MLflow run (default parent: the sweep's, if any); `curve=False`
+    leaves the learning-curve PNG out of the artifacts (a search's many short trials: drawing it
+    costs more than training them, and MLflow charts the logged metrics itself).
+    """
+    ds, model, loss, data, opt, shuffle_rng = prepare(cfg)
 
     run_name = run_name or cfg.tracking.get("run_name") or \
         f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"
@@ -156,7 +164,7 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
                                 "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
                           parent_run_id=parent_run_id or os.environ.get(PARENT_ENV), background=True)
         with _blas_threads(cfg.trainer.get("threads")):
-            result = train(model, loss, opt, data, cfg.trainer, np.random.default_rng(shuffle_seq),
+            result = train(model, loss, opt, data, cfg.trainer, shuffle_rng,
                            callback=on_eval, resume=checkpoint,
                            progress=cfg.trainer.progress if progress is None else progress)
         startup = process_age(result["started_at"]) if not _runs_in_process else None

@@ -94,6 +94,29 @@ def diagnostics(model, loss, X, T, y, split="train", probe=None):
     return out
 
 
+def schedule(cfg, n, loss):
+    """The loop's plan for n training rows: batch size, steps per epoch, total steps, evaluation
+    interval (and whether it is per epoch), repeats per batch, the loss scale (None: 1/len(batch))
+    and the probe rows. Shared by train() and the population trainer (population.py)."""
+    B = n if cfg.get("batch_size") is None else min(int(cfg["batch_size"]), n)
+    steps_per_epoch = math.ceil(n / B)
+    total = int(cfg["steps"]) if cfg.get("steps") else int(cfg["epochs"]) * steps_per_epoch
+    return {"B": B, "steps_per_epoch": steps_per_epoch, "total": total,
+            "eval_every": int(cfg.get("eval_every") or steps_per_epoch), "per_epoch": not cfg.get("eval_every"),
+            "repeat": int(cfg.get("repeat", 1)), "scale": 1.0 if loss.reduction == "sum" else None,
+            "probe": probe_rows(n, cfg.get("probe"))}
+
+
+def measure(model, loss, data, probe, step, steps_per_epoch):
+    """One evaluation's metrics (progress, train diagnostics, val and test), without the timings."""
+    X, T, y = data["train"]
+    m = {"progress/epoch": step / steps_per_epoch, "progress/steps": float(step)}
+    m.update(diagnostics(model, loss, X, T, y, probe=probe))  # train/loss, train/acc, the layers' health
+    for split in ("val", "test"):
+        m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split])
+    return m
+
+
 def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, resume=None):
     """Train `model` in place. `data`: dict split -> (X, T, y) for train/val/test.
 
@@ -112,24 +135,16 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
 
     X, T, y = data["train"]
     n = len(X)
-    B = n if cfg.get("batch_size") is None else min(int(cfg["batch_size"]), n)
-    steps_per_epoch = math.ceil(n / B)
-    total = int(cfg["steps"]) if cfg.get("steps") else int(cfg["epochs"]) * steps_per_epoch
-    eval_every = int(cfg.get("eval_every") or steps_per_epoch)
-    per_epoch = not cfg.get("eval_every")
-    repeat = int(cfg.get("repeat", 1))
-    scale = 1.0 if loss.reduction == "sum" else None  # None: 1/len(batch)
-    probe = probe_rows(n, cfg.get("probe"))
+    plan = schedule(cfg, n, loss)
+    B, steps_per_epoch, total, eval_every, per_epoch, repeat, scale, probe = (
+        plan[k] for k in ("B", "steps_per_epoch", "total", "eval_every", "per_epoch", "repeat", "scale", "probe"))
 
     history, best = [], {"val/acc": -math.inf, "epoch": 0.0}
     train_time, interval_time, interval_steps = 0.0, 0.0, 0
 
     def record(step):
-        epoch = step / steps_per_epoch
-        m = {"progress/epoch": epoch, "progress/steps": float(step)}
-        m.update(diagnostics(model, loss, X, T, y, probe=probe))  # train/loss, train/acc, the layers' health
-        for split in ("val", "test"):
-            m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split])
+        m = measure(model, loss, data, probe, step, steps_per_epoch)
+        epoch = m["progress/epoch"]
         if interval_steps:
             m["time/step_ms"] = 1000 * interval_time / interval_steps
         m["time/train_s"] = train_time

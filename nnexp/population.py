@@ -1,0 +1,269 @@
+"""Populations: P networks of one shape trained as one, member by member the same bits as alone.
+
+The members' weights are stacked on a leading axis, W[l] of shape (P, n_in, n_out), so each numpy
+call of a step does the work of P networks (numpy's stacked matmul calls the same BLAS kernel for
+each member as the 2-D product of a single network: the same bits, tested). Each member keeps what
+makes its run its own: its initial weights (drawn by its own MLP), its shuffling RNG and so its own
+batches, its learning rate, momentum and weight decay, its evaluations, its divergence (a diverged
+member stops, the others go on) and its callback (a search may prune one member). The loop is
+train.train's, step for step; `same_shape` says which jobs can share a population.
+
+Members are MLP objects whose arrays are views into the stacked ones, so the trainer's own
+diagnostics() and evaluate() measure each member exactly as they measure a network trained alone,
+and a member's checkpoint is a single run's checkpoint (resume continues it alone).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .activations import PReLU
+from .errors import RunStopped
+from .train import measure, output_deltas, schedule
+
+
+class Population:
+    """Stacked parameters and optimiser state of `models` (MLPs of one shape), trained with the
+    SGD settings of `opts` (their lr, momentum, weight decay; all with or all without momentum,
+    all with or all without weight decay)."""
+
+    def __init__(self, models, opts):
+        m0 = models[0]
+        self.members, self.acts, self.dtype = list(models), m0.acts, m0.dtype
+        L = len(m0.W)
+        self.W = [np.stack([m.W[l] for m in models]) for l in range(L)]
+        self.b = [None if m0.b[l] is None else np.stack([m.b[l] for m in models])[:, None, :] for l in range(L)]
+        self.alpha = [None if m0.alpha[l] is None else np.stack([m.alpha[l] for m in models])[:, None, :]
+                      for l in range(L)]
+        col = lambda v: np.array(v, dtype=self.dtype)[:, None, None]  # noqa: E731  one value per member
+        self.lr = col([o.lr for o in opts])
+        self.momentum = col([o.momentum for o in opts]) if opts[0].momentum else None
+        self.weight_decay = col([o.weight_decay for o in opts]) if opts[0].weight_decay > 0 else None
+        # velocity and gradient buffers per parameter, (W, b, alpha) per layer
+        self.velocity = [[None if p is None else np.zeros_like(p) for p in (W, b, a)] if self.momentum is not None
+                         else [None, None, None] for W, b, a in zip(self.W, self.b, self.alpha)]
+        self.buffers = [np.empty_like(W) for W in self.W]
+        self._bind()
+
+    def __len__(self):
+        return len(self.members)
+
+    def _bind(self):
+        """Point every member's arrays at its slice of the stacked ones."""
+        for p, m in enumerate(self.members):
+            for l in range(len(self.W)):
+                m.W[l] = self.W[l][p]
+                if self.b[l] is not None:
+                    m.b[l] = self.b[l][p, 0]
+                if self.alpha[l] is not None:
+                    m.alpha[l] = self.alpha[l][p, 0]
+
+    def keep(self, index):
+        """Go on with the members at `index` only (the others stopped); their numbers are unchanged."""
+        index = np.asarray(index, dtype=np.intp)
+        pick = lambda a: None if a is None else np.ascontiguousarray(a[index])  # noqa: E731
+        self.W, self.b, self.alpha = [pick(a) for a in self.W], [pick(a) for a in self.b], [pick(a) for a in self.alpha]
+        self.lr, self.momentum, self.weight_decay = pick(self.lr), pick(self.momentum), pick(self.weight_decay)
+        self.velocity = [[pick(v) for v in layer] for layer in self.velocity]
+        self.buffers = [np.empty_like(W) for W in self.W]
+        self.members = [self.members[i] for i in index]
+        self._bind()
+
+    def member_velocity(self, p):
+        """Member p's velocity in params() order (as SGD.velocity), or None without momentum."""
+        if self.momentum is None:
+            return None
+        return [(v[p] if i == 0 else v[p, 0]).copy() for layer in self.velocity for i, v in enumerate(layer)
+                if v is not None]
+
+    # --- the maths: MLP.forward / MLP.backward / SGD.apply with a leading member axis --------------
+    def _act(self, l, z):
+        act = self.acts[l]
+        return act.fn(z, self.alpha[l]) if self.alpha[l] is not None else act.fn(z)
+
+    def forward(self, X):
+        """X (P, batch, n_in) -> zs, As as MLP.forward, each (P, batch, n)."""
+        zs, As = [], [X]
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            z = As[-1] @ W
+            if b is not None:
+                z += b
+            zs.append(z)
+            As.append(self._act(l, z))
+        return zs, As
+
+    def _apply(self, l, i, p, g):
+        """SGD.apply on parameter p (i: 0 W, 1 b, 2 alpha of layer l), g fresh and scaled in place."""
+        if i == 0 and self.weight_decay is not None:
+            g += self.weight_decay * p
+        if self.momentum is None:
+            g *= self.lr
+            p -= g
+        else:
+            v = self.velocity[l][i]
+            v *= self.momentum
+            v -= self.lr * g
+            p += v
+
+    def backward_step(self, zs, As, delta, back=None):
+        """MLP.backward with the fused update (opt=SGD): every gradient applied as soon as known."""
+        dZ, dA = delta, None
+        sent = delta if back is None else back
+        for l in range(len(self.W) - 1, -1, -1):
+            dA_below = None
+            if l > 0:  # with W_l as it was in the forward pass
+                dA_below = (sent if l == len(self.W) - 1 else dZ) @ self.W[l].transpose(0, 2, 1)
+            g = self.buffers[l]
+            np.matmul(As[l].transpose(0, 2, 1), dZ, out=g)
+            self._apply(l, 0, self.W[l], g)
+            if self.b[l] is not None:
+                self._apply(l, 1, self.b[l], dZ.sum(axis=1, keepdims=True))
+            if self.alpha[l] is not None:
+                self._apply(l, 2, self.alpha[l], (dA * np.minimum(zs[l], 0)).sum(axis=1, keepdims=True))
+            if l > 0:
+                dA = dA_below
+                act, z, a = self.acts[l - 1], zs[l - 1], As[l]
+                gr = act.grad(z, a, self.alpha[l - 1]) if self.alpha[l - 1] is not None else act.grad(z, a)
+                dZ = dA * gr
+
+
+def same_shape(cfg) -> tuple:
+    """What jobs must share to be trained as one population: everything but the seed, the learning
+    rate, momentum and weight decay values, the initialiser and the tracking. (Whether momentum and
+    weight decay are used at all is shared too: a member without them takes SGD's plain path.)"""
+    from omegaconf import OmegaConf
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("seed", "objective", "tracking"):
+        c.pop(key, None)
+    optim = c.get("optim", {})
+    c["optim"] = {"uses_momentum": bool(optim.get("momentum")), "uses_decay": bool(optim.get("weight_decay")),
+                  **{k: v for k, v in optim.items() if k not in ("lr", "momentum", "weight_decay")}}
+    c.pop("init", None)  # each member draws its own weights (and bias start values) as it would alone
+    trainer = dict(c.get("trainer", {}))
+    for key in ("progress", "threads"):
+        trainer.pop(key, None)
+    c["trainer"] = trainer
+    return tuple(sorted((k, repr(v)) for k, v in c.items()))
+
+
+def eligible(cfg) -> bool:
+    """A job that can join a population: nothing the population trainer does not do the same way."""
+    return not cfg.trainer.get("resume") and cfg.optim.get("fused", True) in (True, False)
+
+
+def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
+    """Train P members in place, as train.train trains each alone. `models`, `losses`, `opts`,
+    `datas` ({split: (X, T, y)}), `rngs` (shuffling generators) and `callbacks` are per member;
+    `cfg` is the trainer config they share. Returns one entry per member: train()'s result dict, or
+    the exception that stopped it (RunStopped from its callback, KeyboardInterrupt with .checkpoint)."""
+    from .checkpoint import Checkpoint
+
+    P = len(models)
+    callbacks = callbacks or [None] * P
+    n = len(datas[0]["train"][0])
+    plan = schedule(cfg, n, losses[0])
+    B, steps_per_epoch, total, eval_every, per_epoch, repeat, scale, probe = (
+        plan[k] for k in ("B", "steps_per_epoch", "total", "eval_every", "per_epoch", "repeat", "scale", "probe"))
+    loss = losses[0]
+    pop = Population(models, opts)
+    Xs = np.stack([d["train"][0] for d in datas])  # (P, n, d): each member's own training rows
+    Ts = np.stack([d["train"][1] for d in datas])
+    order_X, order_T = Xs.copy(), Ts.copy()       # this epoch's order, per member
+    alive = list(range(P))                          # members still training, in stacked order
+    results, histories = [None] * P, [[] for _ in range(P)]
+    bests = [{"val/acc": -math.inf, "epoch": 0.0} for _ in range(P)]
+    perms = [None] * P
+    train_time, interval_time, interval_steps = 0.0, 0.0, 0
+    step, pos = 0, n
+    snapshots = [None] * P
+
+    def snapshot(k, p):
+        m = models[k]
+        return Checkpoint(step=step, pos=pos, rng_state=rngs[k].bit_generator.state, perm=perms[k],
+                          history=list(histories[k]), params={name: a.copy() for name, a in m.params()},
+                          best=dict(bests[k]), velocity=pop.member_velocity(p), train_time=share())
+
+    def share():  # a member's part of the population's training time
+        return train_time / P
+
+    def finish(k, diverged_at=None):
+        results[k] = {"final": histories[k][-1], "best": bests[k], "diverged": diverged_at is not None,
+                      "diverged_at_epoch": diverged_at, "steps": step, "train_time_s": share(),
+                      "started_at": started_at, "history": histories[k], "population": P}
+
+    def record():
+        nonlocal order_X, order_T, Xs, Ts
+        stopped = []
+        for p, k in enumerate(alive):
+            m = measure(models[k], losses[k], datas[k], probe, step, steps_per_epoch)
+            if interval_steps:
+                m["time/step_ms"] = 1000 * interval_time / interval_steps / len(alive)
+            m["time/train_s"] = share()
+            histories[k].append(m)
+            if m["val/acc"] > bests[k]["val/acc"]:
+                bests[k].update({"val/acc": m["val/acc"], "epoch": m["progress/epoch"]})
+            try:
+                if callbacks[k] is not None:
+                    callbacks[k](m, round(m["progress/epoch"]) if per_epoch else step)
+            except RunStopped as e:
+                results[k] = e
+                stopped.append(p)
+                continue
+            snapshots[k] = snapshot(k, p)
+            if step > 0 and not math.isfinite(m["train/loss"]):
+                finish(k, m["progress/epoch"])
+                stopped.append(p)
+            elif step == total:
+                finish(k)
+        if stopped:
+            keep = [p for p in range(len(alive)) if p not in stopped]
+            pop.keep(keep)
+            alive[:] = [alive[p] for p in keep]
+            Xs, Ts, order_X, order_T = Xs[keep], Ts[keep], order_X[keep], order_T[keep]
+
+    started_at = time.time()
+    record()
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            while step < total and alive:
+                tic = time.perf_counter()
+                if cfg.get("replacement"):
+                    idx = np.stack([rngs[k].integers(0, n, size=B) for k in alive])
+                    xb = np.take_along_axis(Xs, idx[:, :, None], axis=1)
+                    tb = np.take_along_axis(Ts, idx[:, :, None], axis=1)
+                else:
+                    if pos >= n:
+                        if cfg.get("shuffle", True) and B < n:
+                            for p, k in enumerate(alive):
+                                perms[k] = rngs[k].permutation(n)
+                                np.take(Xs[p], perms[k], axis=0, out=order_X[p])
+                                np.take(Ts[p], perms[k], axis=0, out=order_T[p])
+                        pos = 0
+                    xb, tb = order_X[:, pos:pos + B], order_T[:, pos:pos + B]
+                    pos += B
+                s = scale if scale is not None else 1.0 / xb.shape[1]
+                for _ in range(repeat):
+                    zs, As = pop.forward(xb)
+                    Pn, b_, k_ = zs[-1].shape
+                    flat = lambda a: a.reshape(Pn * b_, k_)  # noqa: E731  the loss works row by row
+                    delta, back = output_deltas(loss, [flat(zs[-1])], [flat(As[-1])], flat(tb), s)
+                    pop.backward_step(zs, As, delta.reshape(Pn, b_, k_),
+                                      None if back is None else back.reshape(Pn, b_, k_))
+                step += 1
+                dt = time.perf_counter() - tic
+                train_time += dt
+                interval_time += dt
+                interval_steps += 1
+                if step % eval_every == 0 or step == total:
+                    record()
+                    interval_time, interval_steps = 0.0, 0
+    except KeyboardInterrupt as e:
+        for k in alive:
+            stop = KeyboardInterrupt(*e.args)
+            stop.checkpoint = snapshots[k]
+            results[k] = stop
+    return results
+

@@ -1,0 +1,106 @@
+"""Populations (nnexp/population.py): member by member the same bits as the member trained alone."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from nnexp.experiment import prepare
+from nnexp.population import same_shape, train_population
+from nnexp.train import train
+
+TIMES = ("time/step_ms", "time/train_s")
+
+
+def alone(cfg):
+    ds, model, loss, data, opt, rng = prepare(cfg)
+    return model, train(model, loss, opt, data, cfg.trainer, rng)
+
+
+def together(cfgs):
+    parts = [prepare(c) for c in cfgs]
+    models = [p[1] for p in parts]
+    results = train_population(models, [p[2] for p in parts], [p[4] for p in parts], [p[3] for p in parts],
+                               cfgs[0].trainer, [p[5] for p in parts])
+    return models, results
+
+
+def assert_same(model_a, res_a, model_b, res_b):
+    for (name, a), (_, b) in zip(model_a.params(), model_b.params()):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+    assert len(res_a["history"]) == len(res_b["history"])
+    for ha, hb in zip(res_a["history"], res_b["history"]):
+        assert ha.keys() == hb.keys()
+        for k in ha:
+            if k not in TIMES:
+                assert np.array_equal(ha[k], hb[k], equal_nan=True), k
+    assert (res_a["diverged"], res_a["diverged_at_epoch"], res_a["steps"]) == \
+        (res_b["diverged"], res_b["diverged_at_epoch"], res_b["steps"])
+
+
+BASE = ["trainer.progress=false", "tracking=none"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [
+    ["model.hidden=[16]", "trainer.epochs=3"],
+    ["model.hidden=[8,8]", "activation=prelu", "trainer.batch_size=1", "trainer.steps=150", "trainer.eval_every=50"],
+    ["model.hidden=[12]", "activation=sigmoid", "loss=mse", "model.output=sigmoid", "trainer.batch_size=null",
+     "trainer.epochs=4"],
+    ["dataset=xor", "model.hidden=[3]", "activation=sigmoid", "trainer.replacement=true", "trainer.steps=40",
+     "trainer.eval_every=10", "trainer.batch_size=2"],
+    ["optim=momentum", "model.hidden=[10]", "optim.weight_decay=0.001", "trainer.epochs=2", "trainer.batch_size=20"],
+])
+def test_each_member_is_bit_identical_to_the_member_alone(compose_cfg, dtype, shape):
+    rng = np.random.default_rng(abs(hash((dtype, *shape))) % 2**32)
+    cfgs = []
+    for i in range(4):
+        lr = float(rng.choice([0.01, 0.05, 0.3, 2.0]))
+        extra = [f"seed={int(rng.integers(0, 100))}", f"optim.lr={lr}", f"init={rng.choice(['he', 'xavier', 'normal'])}"]
+        if "optim=momentum" in shape:
+            extra.append(f"optim.momentum={float(rng.choice([0.5, 0.9]))}")
+        cfgs.append(compose_cfg(*BASE, *shape, f"model.dtype={dtype}", *extra))
+    assert len({same_shape(c) for c in cfgs}) == 1
+    models, results = together(cfgs)
+    for cfg, model, result in zip(cfgs, models, results):
+        assert isinstance(result, dict), result
+        m1, r1 = alone(copy.deepcopy(cfg))
+        assert_same(m1, r1, model, result)
+        assert result["population"] == 4
+
+
+def test_a_diverged_member_stops_and_the_others_go_on(compose_cfg):
+    cfgs = [compose_cfg(*BASE, "loss=mse", "model.output=linear", "trainer.epochs=6", f"optim.lr={lr}", "seed=3")
+            for lr in (0.01, 50, 0.02)]
+    models, results = together(cfgs)
+    assert results[1]["diverged"] and not results[0]["diverged"] and not results[2]["diverged"]
+    assert results[1]["steps"] < results[0]["steps"] == results[2]["steps"]
+    for cfg, model, result in zip(cfgs, models, results):
+        assert_same(*alone(cfg), model, result)
+
+
+def test_a_callback_stops_one_member(compose_cfg):
+    from nnexp.errors import RunStopped
+
+    cfgs = [compose_cfg(*BASE, "model.hidden=[8]", "trainer.epochs=3", f"seed={s}") for s in range(3)]
+    parts = [prepare(c) for c in cfgs]
+
+    def prune(metrics, step):
+        if step == 1:
+            raise RunStopped("KILLED", "pruned at epoch 1")
+
+    results = train_population([p[1] for p in parts], [p[2] for p in parts], [p[4] for p in parts],
+                               [p[3] for p in parts], cfgs[0].trainer, [p[5] for p in parts],
+                               callbacks=[None, prune, None])
+    assert isinstance(results[1], RunStopped) and isinstance(results[0], dict) and isinstance(results[2], dict)
+    for i in (0, 2):
+        assert_same(*alone(cfgs[i]), parts[i][1], results[i])
+
+
+def test_jobs_of_other_shapes_do_not_share_a_population(compose_cfg):
+    a = same_shape(compose_cfg(*BASE, "seed=1", "optim.lr=0.1"))
+    assert a == same_shape(compose_cfg(*BASE, "seed=2", "optim.lr=0.5", "init=xavier", "tracking.experiment=x"))
+    for other in (["model.hidden=[32]"], ["trainer.batch_size=16"], ["activation=tanh"], ["loss=mse"],
+                  ["model.dtype=float64"], ["dataset=xor"], ["trainer.epochs=3"], ["optim=momentum"]):
+        assert same_shape(compose_cfg(*BASE, "seed=1", *other)) != a, other
