@@ -187,7 +187,12 @@ def hydra_main(cfg: DictConfig) -> float:
         name = job_name(task)
         tags = {"nnexp.overrides": " ".join(task), "nnexp.job": HydraConfig.get().job.num}
     try:
-        result = run(cfg, run_name=None if cfg.tracking.get("run_name") else name, tags=tags)
+        from .launch import outcome
+
+        done = outcome(HydraConfig.get().job.num) if multirun else None  # trained in a population
+        if isinstance(done, BaseException):
+            raise done
+        result = done or run(cfg, run_name=None if cfg.tracking.get("run_name") else name, tags=tags)
         result.update(job=HydraConfig.get().job.num if multirun else None, job_name=name)
     except NnexpError as e:
         if multirun:

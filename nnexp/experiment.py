@@ -131,6 +131,89 @@ def prepare(cfg):
     return ds, model, loss, data, opt, np.random.default_rng(shuffle_seq)
 
 
+class Job:
+    """One training job and its MLflow run, with the one end-of-run protocol that single runs,
+    sweep jobs, population members and search trials share: start() opens the run, finish(result)
+    records the outcome and closes it FINISHED (or FAILED if it diverged), fail(exc) closes it
+    FAILED, KILLED (an interrupt; the checkpoint saved) or with a RunStopped's status, each with
+    one reason line."""
+
+    def __init__(self, cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None, curve=True):
+        self.cfg, self.callback, self.curve, self.extra_tags = cfg, callback, curve, tags
+        self.progress = cfg.trainer.progress if progress is None else progress
+        self.ds, self.model, self.loss, self.data, self.opt, self.rng = prepare(cfg)
+        self.run_name = run_name or cfg.tracking.get("run_name") or \
+            f"{'-'.join(map(str, self.model.sizes))} {cfg.activation.name} s{cfg.seed}"
+        self.parent_run_id = parent_run_id or os.environ.get(PARENT_ENV)
+        self.tracker = make_tracker(cfg.tracking)
+        resume_id = cfg.trainer.get("resume")
+        self.checkpoint = load_checkpoint(self.tracker, resume_id, cfg) if resume_id else None
+
+    def on_eval(self, metrics, step):
+        self.tracker.log_metrics(metrics, step)
+        if self.callback is not None:
+            self.callback(metrics, step)
+
+    def start(self):
+        cfg, model, tracker = self.cfg, self.model, self.tracker
+        if self.checkpoint is not None:
+            tracker.reopen(cfg.trainer.resume, {"nnexp.resumed_at_step": self.checkpoint.step})
+            return
+        tracker.start(cfg.tracking.experiment, run_name=self.run_name,
+                      params=flatten(OmegaConf.to_container(cfg, resolve=True)),
+                      tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
+                            "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
+                            "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(self.ds.y_train),
+                            **(self.extra_tags or {})},
+                      parent_run_id=self.parent_run_id, background=True)
+
+    def finish(self, result):
+        """Record a finished training's outcome and close the run; returns the result with run info."""
+        tracker = self.tracker
+        try:
+            startup = process_age(result["started_at"]) if not _runs_in_process else None
+            _runs_in_process.append(self.run_name)
+            if startup is not None:  # python -m nnexp to the first training step; sent with the last metrics
+                tracker.log_metrics({"time/startup_s": startup}, 0)
+            tracker.ready(wait=True)  # the run exists (raises if the store could not be opened)
+            if result.get("population"):
+                tracker.set_tags({"nnexp.population": result["population"]})
+            if result["diverged"]:
+                reason = f"diverged: loss not finite at epoch {result['diverged_at_epoch']:g}"
+                tracker.set_tags({"nnexp.diverged": True, "nnexp.diverged_epoch": result["diverged_at_epoch"]})
+                status = ("FAILED", reason)
+            else:
+                status = ("FINISHED", None)
+                if self.cfg.tracking.log_artifacts:
+                    _log_artifacts(tracker, self.cfg, self.model, result, self.run_name if self.curve else None)
+        except BaseException as e:
+            self.fail(e)
+            raise
+        run_id = tracker.run_id
+        tracker.end(*status)
+        model = self.model
+        result.update(run_id=run_id, tracking_uri=tracker.uri, experiment_id=tracker.experiment_id, model=repr(model),
+                      network=model, n_params=model.n_params(),
+                      dataset=self.ds.describe() if hasattr(self.ds, "describe") else self.ds.name)
+        return result
+
+    def fail(self, e):
+        """Close the run for exception `e` (the caller re-raises it)."""
+        tracker = self.tracker
+        if isinstance(e, KeyboardInterrupt):
+            saved = getattr(e, "checkpoint", None)
+            if saved is not None and tracker.uri and tracker.ready(wait=True):
+                tracker.log_artifacts(saved.writers())
+                print(f"nnexp: interrupted; checkpoint at step {saved.step} saved in run {tracker.run_id}: continue "
+                      f"with the same arguments and trainer.resume={tracker.run_id}", file=sys.stderr)
+            tracker.end("KILLED", "interrupted (SIGINT/SIGTERM)"
+                        + (f"; checkpoint at step {saved.step}" if saved is not None and tracker.run_id else ""))
+        elif isinstance(e, RunStopped):
+            tracker.end(e.status, e.reason)
+        else:
+            tracker.end("FAILED", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
 def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None, curve=True):
     """Validate, load, train and record one job. Returns the trainer's result plus run info.
 
@@ -140,66 +223,59 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
     leaves the learning-curve PNG out of the artifacts (a search's many short trials: drawing it
     costs more than training them, and MLflow charts the logged metrics itself).
     """
-    ds, model, loss, data, opt, shuffle_rng = prepare(cfg)
-
-    run_name = run_name or cfg.tracking.get("run_name") or \
-        f"{'-'.join(map(str, model.sizes))} {cfg.activation.name} s{cfg.seed}"
-    tracker = make_tracker(cfg.tracking)
-    resume_id = cfg.trainer.get("resume")
-    checkpoint = load_checkpoint(tracker, resume_id, cfg) if resume_id else None
-
-    def on_eval(metrics, step):
-        tracker.log_metrics(metrics, step)
-        if callback is not None:
-            callback(metrics, step)
-
+    job = Job(cfg, progress, callback, parent_run_id, tags, run_name, curve)
     try:
-        if checkpoint is not None:
-            tracker.reopen(resume_id, {"nnexp.resumed_at_step": checkpoint.step})
-        else:
-            tracker.start(cfg.tracking.experiment, run_name=run_name,
-                          params=flatten(OmegaConf.to_container(cfg, resolve=True)),
-                          tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
-                                "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
-                                "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(ds.y_train), **(tags or {})},
-                          parent_run_id=parent_run_id or os.environ.get(PARENT_ENV), background=True)
+        job.start()
         with _blas_threads(cfg.trainer.get("threads")):
-            result = train(model, loss, opt, data, cfg.trainer, shuffle_rng,
-                           callback=on_eval, resume=checkpoint,
-                           progress=cfg.trainer.progress if progress is None else progress)
-        startup = process_age(result["started_at"]) if not _runs_in_process else None
-        _runs_in_process.append(run_name)
-        if startup is not None:  # python -m nnexp to the first training step; sent with the last metrics
-            tracker.log_metrics({"time/startup_s": startup}, 0)
-        tracker.ready(wait=True)  # the run exists (raises if the store could not be opened)
-        if result["diverged"]:
-            reason = f"diverged: loss not finite at epoch {result['diverged_at_epoch']:g}"
-            tracker.set_tags({"nnexp.diverged": True, "nnexp.diverged_epoch": result["diverged_at_epoch"]})
-            tracker_status = ("FAILED", reason)
-        else:
-            tracker_status = ("FINISHED", None)
-            if cfg.tracking.log_artifacts:
-                _log_artifacts(tracker, cfg, model, result, run_name if curve else None)
-    except KeyboardInterrupt as e:
-        saved = getattr(e, "checkpoint", None)
-        if saved is not None and tracker.uri and tracker.ready(wait=True):
-            tracker.log_artifacts(saved.writers())
-            print(f"nnexp: interrupted; checkpoint at step {saved.step} saved in run {tracker.run_id}: continue "
-                  f"with the same arguments and trainer.resume={tracker.run_id}", file=sys.stderr)
-        tracker.end("KILLED", "interrupted (SIGINT/SIGTERM)"
-                    + (f"; checkpoint at step {saved.step}" if saved is not None and tracker.run_id else ""))
-        raise
-    except RunStopped as e:
-        tracker.end(e.status, e.reason)
-        raise
+            result = train(job.model, job.loss, job.opt, job.data, cfg.trainer, job.rng, callback=job.on_eval,
+                           resume=job.checkpoint, progress=job.progress)
     except BaseException as e:
-        tracker.end("FAILED", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        job.fail(e)
         raise
-    run_id = tracker.run_id
-    tracker.end(*tracker_status)
-    result.update(run_id=run_id, tracking_uri=tracker.uri, experiment_id=tracker.experiment_id, model=repr(model), network=model, n_params=model.n_params(),
-                  dataset=ds.describe() if hasattr(ds, "describe") else ds.name)
-    return result
+    return job.finish(result)
+
+
+def population_jobs(cfgs, run_names=None, tags=None, callbacks=None, curve=True):
+    """The Jobs of a population, prepared (validated, data loaded, weights drawn); no run started
+    yet, so a problem here leaves nothing behind and the jobs can still run alone."""
+    P = len(cfgs)
+    run_names, tags, callbacks = run_names or [None] * P, tags or [None] * P, callbacks or [None] * P
+    return [Job(c, False, cb, None, t, n, curve) for c, n, t, cb in zip(cfgs, run_names, tags, callbacks)]
+
+
+def run_population(jobs):
+    """Train jobs of one shape (population.same_shape) as one population, each recorded as its
+    own MLflow run exactly as run() records it alone. Returns one entry per job: run()'s result,
+    or the exception that ended that job (its run closed by the same protocol). An interrupt
+    closes every member's run KILLED with its checkpoint, then propagates."""
+    from .population import train_population
+
+    cfg = jobs[0].cfg
+    try:
+        for job in jobs:
+            job.start()
+        with _blas_threads(cfg.trainer.get("threads")):
+            outcomes = train_population([j.model for j in jobs], [j.loss for j in jobs], [j.opt for j in jobs],
+                                        [j.data for j in jobs], cfg.trainer, [j.rng for j in jobs],
+                                        callbacks=[j.on_eval for j in jobs])
+    except BaseException as e:
+        for job in jobs:
+            job.fail(e)
+        raise
+    results, interrupted = [], None
+    for job, out in zip(jobs, outcomes):
+        if isinstance(out, BaseException):
+            job.fail(out)
+            interrupted = interrupted or (out if isinstance(out, KeyboardInterrupt) else None)
+            results.append(out)
+            continue
+        try:
+            results.append(job.finish(out))
+        except Exception as e:  # this member's store or artifacts failed: the others are still recorded
+            results.append(e)
+    if interrupted is not None:
+        raise interrupted
+    return results
 
 
 def _log_artifacts(tracker, cfg, model, result, title):

@@ -135,7 +135,7 @@ def same_shape(cfg) -> tuple:
     weight decay are used at all is shared too: a member without them takes SGD's plain path.)"""
     from omegaconf import OmegaConf
 
-    c = OmegaConf.to_container(cfg, resolve=True)
+    c = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
     for key in ("seed", "objective", "tracking"):
         c.pop(key, None)
     optim = c.get("optim", {})

@@ -104,3 +104,39 @@ def test_jobs_of_other_shapes_do_not_share_a_population(compose_cfg):
     for other in (["model.hidden=[32]"], ["trainer.batch_size=16"], ["activation=tanh"], ["loss=mse"],
                   ["model.dtype=float64"], ["dataset=xor"], ["trainer.epochs=3"], ["optim=momentum"]):
         assert same_shape(compose_cfg(*BASE, "seed=1", *other)) != a, other
+
+
+def _metrics_by_job(uri, experiment):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], filter_string="tags.`nnexp.job` != ''")
+    out = {}
+    for r in runs:
+        hist = {k: [m.value for m in client.get_metric_history(r.info.run_id, k)]
+                for k in r.data.metrics if not k.startswith("time/")}
+        out[r.info.run_name] = (r.info.status, hist, r.data.params, r.data.tags.get("nnexp.population"))
+    return out
+
+
+@pytest.mark.slow
+def test_a_plain_sweep_trains_populations_with_the_numbers_of_the_basic_launcher(cli):
+    """`-m` with the default launcher: jobs of one shape share a population; every job is its own
+    MLflow run with the params and metric histories the basic launcher gives it, bit for bit."""
+    sweep = ["-m", "seed=0,1", "optim.lr=0.1,5.0", "model.hidden=[8],[4,4]", "trainer.epochs=2",
+             "trainer.progress=false"]
+    pop = cli(*sweep, "tracking.experiment=pop")
+    assert pop.returncode == 0, pop.stderr
+    assert "2 populations (4, 4 members)" in pop.stderr + pop.stdout
+    basic = cli(*sweep, "tracking.experiment=basic", "hydra/launcher=basic")
+    assert basic.returncode == 0, basic.stderr
+    a, b = _metrics_by_job(cli.uri, "pop"), _metrics_by_job(cli.uri, "basic")
+    assert len(a) == 8 and a.keys() == b.keys()
+    for name in a:
+        (sa, ha, pa, npop), (sb, hb, pb, _) = a[name], b[name]
+        assert sa == sb and ha == hb, name  # floats compared exactly, every logged step
+        assert {k: v for k, v in pa.items() if k != "tracking.experiment"} == \
+            {k: v for k, v in pb.items() if k != "tracking.experiment"}
+        assert npop == "4"
+    assert "sweep of 8 jobs" in pop.stdout and pop.stdout.count("[pop job") == 8

@@ -1,0 +1,103 @@
+"""How nnexp's Hydra launcher runs a sweep: its jobs grouped by shape, each group one population.
+
+Hydra hands the launcher every job's overrides. Each job's config is composed once; jobs that
+population.same_shape puts together (the same network, data, batches and steps; any seed,
+learning rate, momentum, weight decay or initialiser) are trained as one population of up to
+`max_population` members, the others alone. Every job then goes through Hydra's own run_job,
+so its output folder, .hydra/ files, callbacks and return value are what the basic launcher
+gives: for a population member the task function finds its finished outcome here instead of
+training (cli.hydra_main asks `outcome(job_num)`).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+_outcomes: dict[int, object] = {}  # job num -> a population member's result (or the exception that ended it)
+
+
+def outcome(job_num):
+    """The finished outcome of job `job_num` if it trained in a population (then forgotten), else None."""
+    return _outcomes.pop(job_num, None)
+
+
+def groups(configs, max_population):
+    """Lists of indices into `configs`: jobs of one shape together (at most max_population, in
+    sweep order), every other job alone."""
+    from .population import eligible, same_shape
+
+    by_shape, out = {}, []
+    for i, cfg in enumerate(configs):
+        if max_population <= 1 or "search" in cfg or not eligible(cfg):
+            out.append([i])
+            continue
+        key = same_shape(cfg)
+        group = by_shape.get(key)
+        if group is None or len(group) >= max_population:
+            group = by_shape[key] = []
+            out.append(group)
+        group.append(i)
+    return out
+
+
+def _train_group(configs):
+    """Train one group as a population; {index in group: outcome}, or {} if the jobs must run alone."""
+    from omegaconf import OmegaConf, open_dict
+
+    from .experiment import population_jobs, run_population
+    from .tracking import job_name
+
+    tasks = []
+    names, tags = [], []
+    for cfg in configs:
+        task = list(cfg.hydra.overrides.task)
+        tasks.append(task)
+        names.append(None if cfg.tracking.get("run_name") else job_name(task))
+        tags.append({"nnexp.overrides": " ".join(task), "nnexp.job": cfg.hydra.job.num})
+    plain = []
+    for cfg in configs:  # the job's config as its task function receives it: without the hydra node
+        c = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+        with open_dict(c):
+            c.pop("hydra", None)
+        plain.append(c)
+    try:
+        jobs = population_jobs(plain, names, tags)
+    except Exception as e:  # a job cannot even be prepared: each runs alone and says why itself
+        log.info(f"population of {len(configs)} jobs not formed ({type(e).__name__}: {e}); they run alone")
+        return {}
+    return dict(enumerate(run_population(jobs)))
+
+
+def launch(launcher, job_overrides, initial_job_idx):
+    from hydra.core.utils import configure_log, filter_overrides, run_job, setup_globals
+    from omegaconf import open_dict
+
+    setup_globals()
+    config, context = launcher.config, launcher.hydra_context
+    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    configs = []
+    for n, overrides in enumerate(job_overrides):
+        idx = initial_job_idx + n
+        sweep_config = context.config_loader.load_sweep_config(config, list(overrides))
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = idx
+            sweep_config.hydra.job.num = idx
+        configs.append(sweep_config)
+    plan = groups(configs, launcher.max_population)
+    sizes = sorted((len(g) for g in plan), reverse=True)
+    log.info(f"Launching {len(configs)} jobs: {len(plan)} populations ({', '.join(map(str, sizes))} members)"
+             if len(plan) < len(configs) else f"Launching {len(configs)} jobs one at a time")
+    returns = [None] * len(configs)
+    for group in plan:
+        for i in group:
+            log.info(f"\t#{configs[i].hydra.job.num} : {' '.join(filter_overrides(job_overrides[i]))}")
+        if len(group) > 1:
+            for k, out in _train_group([configs[i] for i in group]).items():
+                _outcomes[configs[group[k]].hydra.job.num] = out
+        for i in group:
+            returns[i] = run_job(hydra_context=context, task_function=launcher.task_function, config=configs[i],
+                                 job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+            configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    return returns
