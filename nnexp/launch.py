@@ -69,8 +69,31 @@ def _train_group(configs):
     return dict(enumerate(run_population(jobs)))
 
 
-def launch(launcher, job_overrides, initial_job_idx):
+def _run_group(context, task_function, configs, config, singleton_state=None):
+    """Train one group (a population, or a lone job) and hand each job to Hydra's run_job; in a
+    worker process (singleton_state given) after restoring Hydra's state there, as the joblib
+    launcher does."""
+    from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, filter_overrides, run_job, setup_globals
+
+    if singleton_state is not None:
+        Singleton.set_state(singleton_state)
+        setup_globals()
+    for c in configs:
+        log.info(f"\t#{c.hydra.job.num} : {' '.join(filter_overrides(list(c.hydra.overrides.task)))}")
+    if len(configs) > 1:
+        for k, out in _train_group(configs).items():
+            _outcomes[configs[k].hydra.job.num] = out
+    returns = []
+    for c in configs:
+        returns.append(run_job(hydra_context=context, task_function=task_function, config=c,
+                               job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir"))
+        configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    return returns
+
+
+def launch(launcher, job_overrides, initial_job_idx):
+    from hydra.core.utils import configure_log, setup_globals
     from omegaconf import open_dict
 
     setup_globals()
@@ -86,18 +109,22 @@ def launch(launcher, job_overrides, initial_job_idx):
             sweep_config.hydra.job.num = idx
         configs.append(sweep_config)
     plan = groups(configs, launcher.max_population)
-    sizes = sorted((len(g) for g in plan), reverse=True)
-    log.info(f"Launching {len(configs)} jobs: {len(plan)} populations ({', '.join(map(str, sizes))} members)"
-             if len(plan) < len(configs) else f"Launching {len(configs)} jobs one at a time")
+    sizes = ", ".join(str(len(g)) for g in plan)
+    n_jobs = max(1, min(int(launcher.n_jobs), len(plan)))
+    where = f" in {n_jobs} processes" if n_jobs > 1 else ""
+    log.info(f"Launching {len(configs)} jobs{where}: {len(plan)} populations ({sizes} members)"
+             if len(plan) < len(configs) else f"Launching {len(configs)} jobs{where}, each alone")
     returns = [None] * len(configs)
-    for group in plan:
-        for i in group:
-            log.info(f"\t#{configs[i].hydra.job.num} : {' '.join(filter_overrides(job_overrides[i]))}")
-        if len(group) > 1:
-            for k, out in _train_group([configs[i] for i in group]).items():
-                _outcomes[configs[group[k]].hydra.job.num] = out
-        for i in group:
-            returns[i] = run_job(hydra_context=context, task_function=launcher.task_function, config=configs[i],
-                                 job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
-            configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    if n_jobs > 1:
+        from hydra.core.singleton import Singleton
+        from joblib import Parallel, delayed
+
+        state = Singleton.get_state()
+        done = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_run_group)(context, launcher.task_function, [configs[i] for i in g], config, state) for g in plan)
+    else:
+        done = [_run_group(context, launcher.task_function, [configs[i] for i in g], config) for g in plan]
+    for g, rets in zip(plan, done):
+        for i, ret in zip(g, rets):
+            returns[i] = ret
     return returns

@@ -140,3 +140,32 @@ def test_a_plain_sweep_trains_populations_with_the_numbers_of_the_basic_launcher
             {k: v for k, v in pb.items() if k != "tracking.experiment"}
         assert npop == "4"
     assert "sweep of 8 jobs" in pop.stdout and pop.stdout.count("[pop job") == 8
+
+
+def test_an_interrupted_population_saves_each_member_and_each_resumes_alone(compose_cfg, tmp_path):
+    from conftest import all_runs
+    from nnexp.experiment import population_jobs, run, run_population
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["trainer.epochs=4", f"tracking.uri={uri}", "tracking.log_artifacts=false", "trainer.progress=false",
+            "optim=momentum", "trainer.batch_size=50"]
+    cfgs = [compose_cfg(*args, f"seed={s}", f"optim.lr={lr}") for s, lr in ((0, 0.05), (1, 0.1), (2, 0.02))]
+
+    def interrupt(metrics, step):
+        if metrics["progress/steps"] >= 40:
+            raise KeyboardInterrupt  # what Ctrl-C raises, here at a known point
+
+    with pytest.raises(KeyboardInterrupt):
+        run_population(population_jobs(cfgs, callbacks=[None, interrupt, None]))
+    killed = {r.data.params["seed"]: r for r in all_runs(uri)}
+    assert sorted(killed) == ["0", "1", "2"] and all(r.info.status == "KILLED" for r in killed.values())
+    assert all("checkpoint at step" in r.data.tags["nnexp.end_reason"] for r in killed.values())
+    for cfg in cfgs:
+        whole = run(compose_cfg(*args, f"seed={cfg.seed}", f"optim.lr={cfg.optim.lr}", "tracking=none"))
+        rid = killed[str(cfg.seed)].info.run_id
+        resumed = run(compose_cfg(*args, f"seed={cfg.seed}", f"optim.lr={cfg.optim.lr}", f"trainer.resume={rid}"))
+        assert resumed["run_id"] == rid
+        assert [w.tobytes() for w in resumed["network"].W] == [w.tobytes() for w in whole["network"].W]
+        assert [{k: v for k, v in h.items() if k not in TIMES} for h in resumed["history"]] == \
+            [{k: v for k, v in h.items() if k not in TIMES} for h in whole["history"]]
+    assert not [r for r in all_runs(uri) if r.info.status != "FINISHED"]
