@@ -176,8 +176,6 @@ class Job:
             if startup is not None:  # python -m nnexp to the first training step; sent with the last metrics
                 tracker.log_metrics({"time/startup_s": startup}, 0)
             tracker.ready(wait=True)  # the run exists (raises if the store could not be opened)
-            if result.get("population"):
-                tracker.set_tags({"nnexp.population": result["population"]})
             if result["diverged"]:
                 reason = f"diverged: loss not finite at epoch {result['diverged_at_epoch']:g}"
                 tracker.set_tags({"nnexp.diverged": True, "nnexp.diverged_epoch": result["diverged_at_epoch"]})
@@ -235,12 +233,12 @@ def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_na
     return job.finish(result)
 
 
-def population_jobs(cfgs, run_names=None, tags=None, callbacks=None, curve=True):
+def population_jobs(cfgs, run_names=None, tags=None, callbacks=None, curve=True, parent_run_id=None):
     """The Jobs of a population, prepared (validated, data loaded, weights drawn); no run started
     yet, so a problem here leaves nothing behind and the jobs can still run alone."""
     P = len(cfgs)
     run_names, tags, callbacks = run_names or [None] * P, tags or [None] * P, callbacks or [None] * P
-    return [Job(c, False, cb, None, t, n, curve) for c, n, t, cb in zip(cfgs, run_names, tags, callbacks)]
+    return [Job(c, False, cb, parent_run_id, t, n, curve) for c, n, t, cb in zip(cfgs, run_names, tags, callbacks)]
 
 
 def run_population(jobs):
@@ -253,6 +251,7 @@ def run_population(jobs):
     cfg = jobs[0].cfg
     try:
         for job in jobs:
+            job.extra_tags = {**(job.extra_tags or {}), "nnexp.population": len(jobs)}  # its size at the start
             job.start()
         with _blas_threads(cfg.trainer.get("threads")):
             outcomes = train_population([j.model for j in jobs], [j.loss for j in jobs], [j.opt for j in jobs],

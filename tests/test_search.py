@@ -132,9 +132,11 @@ def test_parallel_workers_share_one_study(cli, tmp_path):
     assert sorted(numbers) == sorted({t.number for t in trials})  # distinct trials, none run twice
 
 
-def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg, tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch", [1, 4])
+def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg, tmp_path, monkeypatch, batch):
     """A pruner that always prunes, then a space where one value diverges: PRUNED and FAIL trials,
-    their MLflow runs KILLED / FAILED with the reason, the study completes."""
+    their MLflow runs KILLED / FAILED with the reason, the study completes. With search.batch=4 the
+    four trials train as one population, each pruned or failed on its own."""
     import optuna
     from omegaconf import open_dict
 
@@ -152,6 +154,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg
     with open_dict(cfg):
         cfg.search.params = {"optim.lr": "choice(0.05, 1e9)"}
         cfg.search.n_trials = 4
+        cfg.search.batch = batch
         cfg.search.storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     monkeypatch.setitem(search.PRUNERS, "median", AlwaysPrune)
     search.run_search(cfg, overrides, tmp_path / "out")
@@ -166,6 +169,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(compose_cfg
         assert kids[t.number].info.status == "KILLED" and "pruned" in kids[t.number].data.tags["nnexp.end_reason"]
     for t in failed:
         assert kids[t.number].info.status == "FAILED"
+    assert {r.data.tags.get("nnexp.population") for r in kids.values()} == ({None} if batch == 1 else {"4"})
 
 
 def _popen_search(tmp_path, *args):

@@ -75,6 +75,8 @@ def validate_search(s) -> dict:
     _choice(s, "direction", ["maximize", "minimize"], "search.direction")
     _int(s, "n_trials", 1, name="search.n_trials")
     _int(s, "workers", 1, name="search.workers")
+    if s.get("batch") is not None:
+        _int(s, "batch", 1, name="search.batch")
     _int(s, "seed", 0, name="search.seed")
     _int(s, "heartbeat", 1, name="search.heartbeat")
     _choice(s, "sampler", list(SAMPLERS), "search.sampler")
