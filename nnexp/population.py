@@ -109,24 +109,37 @@ class Population:
 
     def backward_step(self, zs, As, delta, back=None):
         """MLP.backward with the fused update (opt=SGD): every gradient applied as soon as known."""
+        self._backprop(zs, As, delta, back, update=True)
+
+    def weight_grads(self, zs, As, delta, back=None):
+        """The weight matrices' gradients, (P, n_in, n_out) per layer, nothing updated: what
+        MLP.backward returns for them (diagnostics)."""
+        return self._backprop(zs, As, delta, back, update=False)
+
+    def _backprop(self, zs, As, delta, back, update):
         dZ, dA = delta, None
         sent = delta if back is None else back
+        grads = [None] * len(self.W)
         for l in range(len(self.W) - 1, -1, -1):
             dA_below = None
             if l > 0:  # with W_l as it was in the forward pass
                 dA_below = (sent if l == len(self.W) - 1 else dZ) @ self.W[l].transpose(0, 2, 1)
-            g = self.buffers[l]
-            np.matmul(As[l].transpose(0, 2, 1), dZ, out=g)
-            self._apply(l, 0, self.W[l], g)
-            if self.b[l] is not None:
-                self._apply(l, 1, self.b[l], dZ.sum(axis=1, keepdims=True))
-            if self.alpha[l] is not None:
-                self._apply(l, 2, self.alpha[l], (dA * np.minimum(zs[l], 0)).sum(axis=1, keepdims=True))
+            if not update:
+                grads[l] = As[l].transpose(0, 2, 1) @ dZ
+            else:
+                g = self.buffers[l]
+                np.matmul(As[l].transpose(0, 2, 1), dZ, out=g)
+                self._apply(l, 0, self.W[l], g)
+                if self.b[l] is not None:
+                    self._apply(l, 1, self.b[l], dZ.sum(axis=1, keepdims=True))
+                if self.alpha[l] is not None:
+                    self._apply(l, 2, self.alpha[l], (dA * np.minimum(zs[l], 0)).sum(axis=1, keepdims=True))
             if l > 0:
                 dA = dA_below
                 act, z, a = self.acts[l - 1], zs[l - 1], As[l]
                 gr = act.grad(z, a, self.alpha[l - 1]) if self.alpha[l - 1] is not None else act.grad(z, a)
                 dZ = dA * gr
+        return grads
 
 
 def same_shape(cfg) -> tuple:
@@ -172,6 +185,7 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
     Xs = np.stack([d["train"][0] for d in datas])  # (P, n, d): each member's own training rows
     Ts = np.stack([d["train"][1] for d in datas])
     order_X, order_T = Xs.copy(), Ts.copy()       # this epoch's order, per member
+    splits = {split: np.stack([d[split][0] for d in datas]) for split in ("val", "test")}  # (P, n_split, d)
     alive = list(range(P))                          # members still training, in stacked order
     results, histories = [None] * P, [[] for _ in range(P)]
     bests = [{"val/acc": -math.inf, "epoch": 0.0} for _ in range(P)]
@@ -194,11 +208,31 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
                       "diverged_at_epoch": diverged_at, "steps": step, "train_time_s": share(),
                       "started_at": started_at, "history": histories[k], "population": P}
 
+    def stacked_evaluation():
+        """The members' forward passes on every split and weight gradients on the probe, at once."""
+        fwd = {"train": pop.forward(Xs)}
+        for split in ("val", "test"):
+            if splits[split].shape[1]:
+                fwd[split] = pop.forward(splits[split])
+        zs, As = fwd["train"]
+        if probe is None:
+            gz, gA, gT = zs, As, Ts
+        else:
+            gz, gA, gT = [z[:, probe] for z in zs], [a[:, probe] for a in As], Ts[:, probe]
+        Pn, b_, k_ = gz[-1].shape
+        flat = lambda a: a.reshape(Pn * b_, k_)  # noqa: E731
+        delta, back = output_deltas(loss, [flat(gz[-1])], [flat(gA[-1])], flat(gT), 1.0 / b_)
+        grads = pop.weight_grads(gz, gA, delta.reshape(Pn, b_, k_), None if back is None else back.reshape(Pn, b_, k_))
+        member = lambda f, p: ([z[p] for z in f[0]], [a[p] for a in f[1]])  # noqa: E731
+        return lambda p: ({s: member(f, p) for s, f in fwd.items()}, [g[p] for g in grads])
+
     def record():
         nonlocal order_X, order_T, Xs, Ts
         stopped = []
+        of_member = stacked_evaluation()
         for p, k in enumerate(alive):
-            m = measure(models[k], losses[k], datas[k], probe, step, steps_per_epoch)
+            forwards, wgrads = of_member(p)
+            m = measure(models[k], losses[k], datas[k], probe, step, steps_per_epoch, forwards, wgrads)
             if interval_steps:
                 m["time/step_ms"] = 1000 * interval_time / interval_steps / len(alive)
             m["time/train_s"] = share()
@@ -223,6 +257,8 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
             pop.keep(keep)
             alive[:] = [alive[p] for p in keep]
             Xs, Ts, order_X, order_T = Xs[keep], Ts[keep], order_X[keep], order_T[keep]
+            for split in ("val", "test"):
+                splits[split] = splits[split][keep]
 
     started_at = time.time()
     record()

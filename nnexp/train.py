@@ -35,11 +35,12 @@ def scores(loss, a, T, y, z=None):
     return float(loss.fn(a, T, z).mean()), float((predict_labels(a) == y).mean())
 
 
-def evaluate(model, loss, X, T, y):
-    """Mean loss and accuracy on a split; (nan, nan) for an empty split."""
+def evaluate(model, loss, X, T, y, forward=None):
+    """Mean loss and accuracy on a split; (nan, nan) for an empty split. `forward`: the (zs, As) of
+    model.forward(X), when already computed (a population computes its members' at once)."""
     if len(X) == 0:
         return math.nan, math.nan
-    zs, As = model.forward(X)  # what predict() computes, keeping the output's z
+    zs, As = forward or model.forward(X)  # what predict() computes, keeping the output's z
     return scores(loss, As[-1], T, y, zs[-1])
 
 
@@ -61,25 +62,30 @@ def probe_rows(n, size):
     return np.sort(np.random.default_rng(0).choice(n, int(size), replace=False))
 
 
-def diagnostics(model, loss, X, T, y, split="train", probe=None):
+def diagnostics(model, loss, X, T, y, split="train", probe=None, forward=None, weight_grads=None):
     """Loss and accuracy on a split plus per-layer health, from one forward and one backward pass:
     gradient (of the mean loss) and weight norms and the gradient's std of each layer; for hidden
     layers the activations' std, their spread across units (a symmetry measure: 0 when all units
     are identical), the fraction of saturated (sigmoid/tanh) unit activations and the fraction of
     dead ReLU units (zero for every sample). `probe` (row indices, see probe_rows): the gradient
     is that of the mean loss over those rows only, and the activation statistics are those of
-    those rows; loss, accuracy and dead units use the whole split."""
-    zs, As = model.forward(X)
+    those rows; loss, accuracy and dead units use the whole split. `forward` ((zs, As) of
+    model.forward(X)) and `weight_grads` (the weight matrices' gradients on the probe), when given,
+    are used instead of computing them (a population computes its members' at once)."""
+    zs, As = forward or model.forward(X)
     out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y, zs[-1])))
     out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
-    gz, gA, gT = (zs, As, T) if probe is None else ([z[probe] for z in zs], [a[probe] for a in As], T[probe])
-    delta, back = output_deltas(loss, gz, gA, gT, 1.0 / len(gT))
-    grads = dict(zip((name for name, _ in model.params()), model.backward(gz, gA, delta, back)))
+    gA = As if probe is None else [a[probe] for a in As]
+    if weight_grads is None:
+        gz, gT = (zs, T) if probe is None else ([z[probe] for z in zs], T[probe])
+        delta, back = output_deltas(loss, gz, gA, gT, 1.0 / len(gT))
+        grads = dict(zip((name for name, _ in model.params()), model.backward(gz, gA, delta, back)))
+        weight_grads = [grads[f"W{l + 1}"] for l in range(len(model.W))]
     for l, W in enumerate(model.W):
         key = f"layer{l + 1}"
-        out[f"{key}/grad_norm"] = float(np.linalg.norm(grads[f"W{l + 1}"]))
+        out[f"{key}/grad_norm"] = float(np.linalg.norm(weight_grads[l]))
         out[f"{key}/weight_norm"] = float(np.linalg.norm(W))
-        out[f"{key}/grad_std"] = float(grads[f"W{l + 1}"].std())  # Glorot & Bengio's view, with act_std
+        out[f"{key}/grad_std"] = float(weight_grads[l].std())  # Glorot & Bengio's view, with act_std
         if l == len(model.W) - 1:
             continue  # output layer: no hidden-unit diagnostics
         act, a = model.acts[l], gA[l + 1]
@@ -107,13 +113,16 @@ def schedule(cfg, n, loss):
             "probe": probe_rows(n, cfg.get("probe"))}
 
 
-def measure(model, loss, data, probe, step, steps_per_epoch):
-    """One evaluation's metrics (progress, train diagnostics, val and test), without the timings."""
+def measure(model, loss, data, probe, step, steps_per_epoch, forwards=None, weight_grads=None):
+    """One evaluation's metrics (progress, train diagnostics, val and test), without the timings.
+    `forwards` ({split: (zs, As)}) and `weight_grads`: see diagnostics()."""
+    forwards = forwards or {}
     X, T, y = data["train"]
     m = {"progress/epoch": step / steps_per_epoch, "progress/steps": float(step)}
-    m.update(diagnostics(model, loss, X, T, y, probe=probe))  # train/loss, train/acc, the layers' health
+    m.update(diagnostics(model, loss, X, T, y, probe=probe, forward=forwards.get("train"),
+                         weight_grads=weight_grads))  # train/loss, train/acc, the layers' health
     for split in ("val", "test"):
-        m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split])
+        m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split], forward=forwards.get(split))
     return m
 
 
