@@ -155,17 +155,19 @@ class Job:
             self.callback(metrics, step)
 
     def start(self):
-        cfg, model, tracker = self.cfg, self.model, self.tracker
+        cfg, tracker = self.cfg, self.tracker
         if self.checkpoint is not None:
             tracker.reopen(cfg.trainer.resume, {"nnexp.resumed_at_step": self.checkpoint.step})
             return
-        tracker.start(cfg.tracking.experiment, run_name=self.run_name,
-                      params=flatten(OmegaConf.to_container(cfg, resolve=True)),
-                      tags={"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed,
-                            "dataset": cfg.dataset.name, "nnexp.n_params": model.n_params(),
-                            "nnexp.hidden": str(model.sizes[1:-1]), "nnexp.n_train": len(self.ds.y_train),
-                            **(self.extra_tags or {})},
-                      parent_run_id=self.parent_run_id, background=True)
+        tracker.start(*self.run_fields(), background=True)
+
+    def run_fields(self):
+        """Tracker.start's (experiment, run name, params, tags, parent run id) for this job."""
+        cfg, model = self.cfg, self.model
+        return (cfg.tracking.experiment, self.run_name, flatten(OmegaConf.to_container(cfg, resolve=True)),
+                {"nnexp.experiment": cfg.tracking.experiment, "seed": cfg.seed, "dataset": cfg.dataset.name,
+                 "nnexp.n_params": model.n_params(), "nnexp.hidden": str(model.sizes[1:-1]),
+                 "nnexp.n_train": len(self.ds.y_train), **(self.extra_tags or {})}, self.parent_run_id)
 
     def finish(self, result):
         """Record a finished training's outcome and close the run; returns the result with run info."""
@@ -241,6 +243,26 @@ def population_jobs(cfgs, run_names=None, tags=None, callbacks=None, curve=True,
     return [Job(c, False, cb, parent_run_id, t, n, curve) for c, n, t, cb in zip(cfgs, run_names, tags, callbacks)]
 
 
+def _start_together(jobs):
+    """Create the members' MLflow runs one after another in one background thread while training
+    starts (one thread per run would have them fight over SQLite's write lock); each tracker waits
+    for that thread where it would wait for its own (Tracker.ready)."""
+    import threading
+
+    tracked = [j for j in jobs if j.tracker.uri]
+    if not tracked:
+        return
+
+    def create():
+        for job in tracked:
+            job.tracker._create_in_thread(*job.run_fields())
+
+    opening = threading.Thread(target=create, name="nnexp-tracking", daemon=True)
+    for job in tracked:
+        job.tracker._opening = opening
+    opening.start()
+
+
 def run_population(jobs):
     """Train jobs of one shape (population.same_shape) as one population, each recorded as its
     own MLflow run exactly as run() records it alone. Returns one entry per job: run()'s result,
@@ -252,7 +274,7 @@ def run_population(jobs):
     try:
         for job in jobs:
             job.extra_tags = {**(job.extra_tags or {}), "nnexp.population": len(jobs)}  # its size at the start
-            job.start()
+        _start_together(jobs)
         with _blas_threads(cfg.trainer.get("threads")):
             outcomes = train_population([j.model for j in jobs], [j.loss for j in jobs], [j.opt for j in jobs],
                                         [j.data for j in jobs], cfg.trainer, [j.rng for j in jobs],
