@@ -57,3 +57,28 @@ def population(P, overrides, mode, **_):
 
 
 WORKERS = {"population": population}
+
+
+def search_rate(batch, n_trials=16, tiny=False, **_):
+    """Trials per minute of an Optuna search over what a population may vary (learning rate and
+    initialiser) on the digits, MLflow and Optuna in fresh SQLite files, `search.batch` trials at a time."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
+        space = "+search.params={optim.lr: 'tag(log, interval(0.003, 1.0))', init: 'choice(he, xavier, normal_fanin)'}"
+        cmd = [sys.executable, "-m", "nnexp", "+search=digits", "~search.params", space, f"search.n_trials={n_trials}",
+               f"search.batch={batch}", f"search.storage=sqlite:///{tmp}/optuna.db", "model.hidden=[64]",
+               f"trainer.epochs={2 if tiny else 10}", f"hydra.run.dir={tmp}/out"]
+        tic = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - tic
+        if proc.returncode != 0:
+            raise RuntimeError((proc.stderr.strip().splitlines() or ["?"])[-1])
+    return {"seconds": seconds, "trials_per_min": 60 * n_trials / seconds}
+
+
+WORKERS["search"] = search_rate
