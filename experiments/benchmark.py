@@ -2,9 +2,12 @@
 
 Every number comes from one run of this script, each measurement in a separate process, nnexp
 and the competitor alternating, the median over repeats. Writes results/benchmark/: benchmark.md
-(the tables) and scaling.png (time per epoch vs hidden width and vs batch size).
+(the tables) and scaling.png (time per epoch vs hidden width and vs batch size). Its last section,
+sweep throughput, runs whole sweeps: nnexp's digits sweep against experiments/peer_sweep.py, the
+same sweep as a PyTorch user of Hydra + MLflow writes it.
 
     python experiments/benchmark.py [--repeats 3] [--tiny] [--out DIR]
+    python experiments/benchmark.py --only sweeps [--launchers]   # that section alone: OUT/sweep_throughput.md
 
 PyTorch is optional (`pip install -e '.[bench]'`; on these machines `pip install torch==2.13.0`
 takes a CPU build from local disk); without it its columns say so. --tiny runs every part on a
@@ -192,7 +195,64 @@ def startup(uri, tiny=False, **_):
     return {"seconds": run.data.metrics["time/startup_s"]}
 
 
-WORKERS = {"nnexp": nnexp_train, "startup": startup, "torch": torch_train, "seed": seed_code, "nnexp_seed": nnexp_seed_protocol,
+PEER = ROOT / "experiments" / "peer_sweep.py"
+GRID = ("seed=0,1,2,3,4", "optim.lr=0.01,0.03,0.1,0.3,0.6,1.0")  # 30 jobs
+GRID_TINY = ("seed=0,1", "optim.lr=0.1")                          # 2 jobs
+
+
+def n_jobs(grid):
+    """Jobs of a grid of comma-separated overrides: the product of the numbers of values."""
+    jobs = 1
+    for g in grid:
+        jobs *= len(g.split("=", 1)[1].split(","))
+    return jobs
+
+
+def sweep_run(tool, grid, epochs, tracking=True, extra=(), **_):
+    """One Hydra sweep, timed from the command's start to its exit, as a user runs it in a fresh
+    directory: `python -m nnexp -m GRID trainer.epochs=E` (tool="nnexp") or the same overrides to
+    experiments/peer_sweep.py (tool="peer", PyTorch), `extra` appended. With tracking, both log into
+    a fresh MLflow SQLite store (MLFLOW_TRACKING_URI), created before the clock starts as a user's
+    mlflow.db exists; then the runs' training time (the last time/train_s of each, both log it) is
+    read from it. Without, nnexp runs tracking=none and the peer tracking.enabled=false."""
+    import importlib.util
+    import os
+    import tempfile
+
+    if tool == "peer" and importlib.util.find_spec("torch") is None:
+        return {"missing": "torch not installed"}
+    from nnexp.tracking import client
+
+    with tempfile.TemporaryDirectory(prefix="nnexp-bench-sweep-") as tmp:
+        uri = f"sqlite:///{tmp}/mlflow.db"
+        if tracking:
+            client(uri)
+        head = [sys.executable, "-m", "nnexp"] if tool == "nnexp" else [sys.executable, str(PEER)]
+        off = {"nnexp": ["tracking=none"], "peer": ["tracking.enabled=false"]}[tool]
+        cmd = [*head, "-m", *grid, f"trainer.epochs={epochs}", *([] if tracking else off), *extra]
+        env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+        tic = time.perf_counter()
+        out = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - tic
+        if out.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[1:])}: exit {out.returncode}: "
+                               f"{(out.stderr.strip().splitlines() or ['?'])[-1]}")
+        jobs = n_jobs(grid)
+        result = {"seconds": wall, "runs": jobs}
+        if tracking:
+            c = client(uri)
+            exp = c.get_experiment_by_name({"nnexp": "nnexp", "peer": "peer"}[tool])
+            runs = [r for r in c.search_runs([exp.experiment_id], max_results=10_000)
+                    if r.data.tags.get("nnexp.kind") != "sweep"]  # nnexp's parent run of the sweep
+            if len(runs) != jobs or any(r.info.status != "FINISHED" for r in runs):
+                raise RuntimeError(f"{tool}: {len(runs)} runs in the store, "
+                                   f"{sum(r.info.status == 'FINISHED' for r in runs)} finished; {jobs} jobs ran")
+            train = sum(r.data.metrics["time/train_s"] for r in runs)
+            result.update(runs=len(runs), train_s=train, overhead_s=(wall - train) / len(runs))
+    return result
+
+
+WORKERS = {"sweep": sweep_run, "nnexp": nnexp_train, "startup": startup, "torch": torch_train, "seed": seed_code, "nnexp_seed": nnexp_seed_protocol,
            "peak": matmul_peak}
 
 
@@ -235,11 +295,120 @@ def sweep_wall(jobs, tiny):
     return time.perf_counter() - tic
 
 
+def load_average():
+    """The machine's 1-minute load average (what else is running shows here: the cores are shared)."""
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def default_launcher():
+    """The class name of the Hydra launcher nnexp's sweeps use when none is chosen."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", return_hydra_config=True).hydra.launcher._target_.rsplit(".", 1)[-1]
+
+
+def sweep_grid(tiny):
+    """(the grid's overrides, epochs): 30 runs of 10 epochs, or 2 runs of 1 with --tiny."""
+    return (GRID_TINY, 1) if tiny else (GRID, 10)
+
+
+def launcher_comparison(repeats, tiny, launchers=None):
+    """nnexp's tracked digits sweep under each launcher, alternating: {label: medians of sweep_run's
+    fields}. `launchers`: {label: extra overrides}; by default the default launcher against
+    `hydra/launcher=basic` (the same one until the default changes)."""
+    launchers = launchers or {"default launcher": [], "hydra/launcher=basic": ["hydra/launcher=basic"]}
+    grid, epochs = sweep_grid(tiny)
+    return alternate([(label, "sweep", dict(tool="nnexp", grid=grid, epochs=epochs, extra=list(extra)))
+                      for label, extra in launchers.items()], repeats, field=None)
+
+
+def sweep_throughput(repeats, tiny, nnexp_extra=(), peer_extra=("trainer.threads=1",)):
+    """The digits sweep through nnexp and through experiments/peer_sweep.py (PyTorch + Hydra +
+    MLflow as a user writes it), alternating: the tracked grid (30 runs) and 6 runs untracked.
+    `nnexp_extra`: overrides appended to nnexp's command (e.g. a launcher). Returns table lines."""
+    grid, epochs = sweep_grid(tiny)
+    small = ("seed=0", "optim.lr=0.1,0.3") if tiny else ("seed=0", GRID[1])
+    load_before = load_average()
+    tracked = alternate([(tool, "sweep", dict(tool=tool, grid=grid, epochs=epochs, extra=list(extra)))
+                         for tool, extra in (("nnexp", nnexp_extra), ("peer", peer_extra))], repeats, field=None)
+    untracked = alternate([(tool, "sweep", dict(tool=tool, grid=small, epochs=epochs, tracking=False,
+                                                extra=list(extra)))
+                           for tool, extra in (("nnexp", nnexp_extra), ("peer", peer_extra))], repeats, field=None)
+    load_after = load_average()
+    nan = float("nan")
+
+    def num(v, fmt):
+        return "n/a" if v != v else format(v, fmt)
+
+    names = {"nnexp": "nnexp" + (f" ({' '.join(nnexp_extra)})" if nnexp_extra else ""),
+             "peer": "PyTorch peer" + (f" ({' '.join(peer_extra)})" if peer_extra else "")}
+    n_big, n_small = n_jobs(grid), n_jobs(small)
+    lines = ["", "## Sweep throughput", "",
+             f"The digits sweep `python -m nnexp -m {' '.join(grid)} trainer.epochs={epochs}` ({n_big} runs, "
+             f"launcher: {default_launcher()}; the default job: 64-64-10 ReLU, cross-entropy, SGD at batch 32, **float32**) against "
+             "`experiments/peer_sweep.py` with the same overrides: what a PyTorch user of Hydra + MLflow writes "
+             "instead (torch MLP, nn.CrossEntropyLoss, torch.optim.SGD, a DataLoader; one mlflow.start_run per job "
+             "with the config as params and train/loss, val/acc, test/acc every epoch). Wall time from the "
+             "command's start to its exit, in a fresh directory, each tracked sweep into a fresh MLflow SQLite "
+             "store made beforehand (as a user's mlflow.db exists); the two alternating, median of "
+             f"{repeats}. Training time: the sum over the runs of their time/train_s (the SGD steps only, "
+             "evaluations excluded; both log it); per-run overhead = (wall - training) / runs: start-up, "
+             "imports, data, evaluations, tracking. nnexp does more per run than the peer: a parent run for "
+             "the sweep, the pre-flight check of every job, per-layer diagnostics at each evaluation, and "
+             "three artifacts per run (config, weights, learning-curve PNG); the peer imports torch, mlflow "
+             "and scikit-learn at its top as scripts do, also when it does not track. Threads: nnexp at numpy's "
+             "default (`trainer.threads` unset); the peer at " +
+             ("`trainer.threads=1` (torch.set_num_threads(1); at torch's default of 2 OpenMP threads its "
+              "training was seen to take 10-100x longer while other jobs shared this 2-core machine)" if
+              "trainer.threads=1" in peer_extra else "torch's default") + ". "
+             f"Load average (1 min; this benchmark's own process counts about 1 of it, the 2 cores are shared "
+             f"with other jobs) {load_before:.2f} before and {load_after:.2f} after this section.", "",
+             "| sweep | tool | runs | wall (s) | training (s) | per-run overhead (s) | wall per run (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for tool in ("nnexp", "peer"):
+        r = tracked[tool]
+        wall, train = r.get("seconds", nan), r.get("train_s", nan)
+        lines.append(f"| {n_big} runs, MLflow SQLite | {names[tool]} | {n_big} | {num(wall, '.1f')} | "
+                     f"{num(train, '.3f')} | **{num(r.get('overhead_s', nan), '.2f')}** | {num(wall / n_big, '.2f')} |")
+    for tool in ("nnexp", "peer"):
+        wall = untracked[tool].get("seconds", nan)
+        per_train = tracked[tool].get("train_s", nan) / n_big  # the same jobs' training, from the tracked sweep
+        lines.append(f"| {n_small} runs, {'tracking=none' if tool == 'nnexp' else 'tracking.enabled=false'} | "
+                     f"{names[tool]} | {n_small} | {num(wall, '.1f')} | {num(per_train * n_small, '.3f')}* | "
+                     f"**{num(wall / n_small - per_train, '.2f')}** | {num(wall / n_small, '.2f')} |")
+    if not tracked["peer"]:  # every field missing: torch is not installed
+        lines += ["", "The PyTorch peer: n/a (torch not installed; `pip install -e '.[bench]'`)."]
+    lines += ["", "\\* untracked runs log no time/train_s: their training time is estimated as the tracked "
+              "sweep's mean per run (the same network, data and steps)."]
+    return lines
+
+
+def sweeps_section(args, repeats):
+    lines = sweep_throughput(repeats, args.tiny)
+    if args.launchers:
+        grid, epochs = sweep_grid(args.tiny)
+        res = launcher_comparison(repeats, args.tiny)
+        lines += ["", f"nnexp's {n_jobs(grid)}-run sweep (MLflow SQLite) by launcher, alternating, median of {repeats}:",
+                  "", "| launcher | wall (s) | training (s) | per-run overhead (s) |", "|---|---|---|---|"]
+        lines += [f"| {label} | {r['seconds']:.1f} | {r['train_s']:.3f} | **{r['overhead_s']:.2f}** |"
+                  for label, r in res.items()]
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="seconds, for tests: a few hundred samples, 1 repeat")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark")
+    parser.add_argument("--only", choices=["sweeps"], help="only the sweep throughput section (written to "
+                        "OUT/sweep_throughput.md; benchmark.md is left as it is)")
+    parser.add_argument("--launchers", action="store_true", help="also nnexp's sweep with the default launcher "
+                        "against hydra/launcher=basic")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:  # inside a measurement process
@@ -247,6 +416,12 @@ def main(argv=None):
         return None
     n = 300 if args.tiny else None
     repeats = 1 if args.tiny else args.repeats
+    if args.only == "sweeps":
+        lines = [f"# nnexp benchmark: sweep throughput only ({repeats} repeat(s))", *sweeps_section(args, repeats)]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "sweep_throughput.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return lines
     nets = dict(list(NETS.items())[:1]) if args.tiny else NETS
     batches, dtypes = ((1, 32) if args.tiny else BATCHES), (("float32",) if args.tiny else ("float32", "float64"))
     lines = ["# nnexp benchmark", "", f"Medians of {repeats} run(s), each in its own process, nnexp and PyTorch "
@@ -328,6 +503,8 @@ def main(argv=None):
               f"A width sweep (4 widths, 3 epochs, tracking off; 2 widths and 1 epoch with --tiny) takes "
               f"{walls[1]:.1f} s with 1 job and {walls[2]:.1f} s with 2 parallel jobs (speed-up "
               f"{walls[1] / walls[2]:.2f}×, start-up of the worker processes included)."]
+    # 7. sweeps end to end, against the PyTorch peer
+    lines += sweeps_section(args, repeats)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(by_width, by_batch, len(_mnist(n).y_train), args.out / "scaling.png")
     (args.out / "benchmark.md").write_text("\n".join(lines) + "\n")

@@ -12,11 +12,62 @@ def test_benchmark_tiny_writes_its_table_and_figure(tmp_path):
     table = (tmp_path / "benchmark.md").read_text()
     assert table == "\n".join(lines) + "\n"
     for part in ("Training throughput", "The fused update", "matmul peak", "seed 001's per-sample code",
-                 "Tracking overhead", "Start-up", "How cost grows"):
+                 "Tracking overhead", "Start-up", "How cost grows", "Sweep throughput"):
         assert part in table
     assert "| 784-200-10 sigmoid | float32 | 32 |" in table
     assert "nan" not in table.split("## How cost grows")[0].replace("n/a", "")  # every measurement made
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
+    # the sweep section (nnexp's side always measured; the PyTorch peer's where torch is installed)
+    sweeps = table.split("## Sweep throughput")[1]
+    for row in ("| 2 runs, MLflow SQLite | nnexp | 2 |", "| 2 runs, tracking=none | nnexp | 2 |"):
+        cells = [c.strip("* ") for c in next(line for line in sweeps.splitlines() if line.startswith(row)).split("|")]
+        assert all(float(c) >= 0 for c in cells[4:8]), cells  # wall, training, overhead, wall per run
+    assert "float32" in sweeps and "numpy's default" in sweeps and "Load average" in sweeps
+
+
+@pytest.mark.slow
+def test_sweep_worker_reads_the_training_time_of_every_nnexp_run():
+    """The nnexp side of the sweep throughput: a 2-run tracked sweep, its runs found in the fresh
+    store (the sweep's parent run left out) and their time/train_s summed."""
+    bench = load_script("benchmark")
+    grid, epochs = bench.sweep_grid(tiny=True)
+    r = bench.run_worker("sweep", tool="nnexp", grid=list(grid), epochs=epochs)
+    assert r["runs"] == bench.n_jobs(grid) == 2
+    assert 0 < r["train_s"] < r["seconds"]
+    assert r["overhead_s"] == pytest.approx((r["seconds"] - r["train_s"]) / 2)
+    assert bench.n_jobs(bench.GRID) == 30
+
+
+def test_peer_config_composes_for_the_benchmark_sweep():
+    """experiments/peer_sweep.py's own config (no torch needed to compose it): the job of nnexp's
+    default config, and every override the benchmark gives it."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    bench = load_script("benchmark")
+    conf = Path(bench.PEER).parent / "peer_conf"
+    over = ["seed=4", "optim.lr=1.0", "trainer.epochs=10", "trainer.threads=1", "tracking.enabled=false",
+            "tracking.uri=sqlite:///x.db"]
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose("peer", overrides=over, return_hydra_config=True)
+    assert (cfg.seed, cfg.optim.lr, cfg.trainer.epochs, cfg.trainer.threads) == (4, 1.0, 10, 1)
+    assert list(cfg.model.hidden) == [64] and cfg.model.dtype == "float32" and cfg.trainer.batch_size == 32
+    assert cfg.data.test_size + cfg.data.val_size == 359 + 145  # nnexp's digits split: 1293/145/359
+    assert cfg.hydra.job.chdir is False
+    import ast
+
+    tree = ast.parse(Path(bench.PEER).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "torch" in imported and not any(m.split(".")[0] == "nnexp" for m in imported)  # a user's script
+
+
+def test_digits_split_sizes_match_the_peer(compose_cfg):
+    from nnexp.data import load_dataset
+
+    ds = load_dataset(compose_cfg("tracking=none").dataset, 0)
+    assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (1293, 145, 359)
 
 
 def test_flops_per_sample_counts_forward_and_backward():
