@@ -61,6 +61,26 @@ def probe_rows(n, size):
     return np.sort(np.random.default_rng(0).choice(n, int(size), replace=False))
 
 
+def _split_scores(loss, zs, As, T, y, split):
+    """Loss, accuracy and mean |target - output| of a split from its forward pass (zs, As)."""
+    out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y, zs[-1])))
+    out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
+    return out
+
+
+def summary(model, loss, X, T, y, split="train"):
+    """What `diagnostics` reports for the split as a whole (loss, accuracy, abs_err), without the
+    per-layer health: one forward pass, the same numbers bit for bit."""
+    zs, As = model.forward(X)
+    return _split_scores(loss, zs, As, T, y, split)
+
+
+def diagnostics_due(n_evals_before, k, last):
+    """Whether an evaluation gets the full per-layer diagnostics (trainer.diagnostics_every = k):
+    the last one always; with k, also evaluations 0, k, 2k, ... (k = 1: every one)."""
+    return last or (k is not None and n_evals_before % k == 0)
+
+
 def diagnostics(model, loss, X, T, y, split="train", probe=None):
     """Loss and accuracy on a split plus per-layer health, from one forward and one backward pass:
     gradient (of the mean loss) and weight norms and the gradient's std of each layer; for hidden
@@ -70,8 +90,7 @@ def diagnostics(model, loss, X, T, y, split="train", probe=None):
     is that of the mean loss over those rows only, and the activation statistics are those of
     those rows; loss, accuracy and dead units use the whole split."""
     zs, As = model.forward(X)
-    out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y, zs[-1])))
-    out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
+    out = _split_scores(loss, zs, As, T, y, split)
     gz, gA, gT = (zs, As, T) if probe is None else ([z[probe] for z in zs], [a[probe] for a in As], T[probe])
     delta, back = output_deltas(loss, gz, gA, gT, 1.0 / len(gT))
     grads = dict(zip((name for name, _ in model.params()), model.backward(gz, gA, delta, back)))
@@ -99,7 +118,9 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
 
     `cfg` (trainer config): epochs, steps (overrides epochs when set), batch_size (None =
     full batch), replacement, shuffle, repeat, eval_every (None = every epoch), probe (rows for
-    the gradient diagnostics, None = all). The batch
+    the gradient diagnostics, None = all), diagnostics_every (None = the per-layer diagnostics at the
+    last evaluation only, k = also at every k-th, 1 = at every one; the others report the splits'
+    loss and accuracy and train/abs_err, see diagnostics_due). The batch
     loss is the mean of the samples' losses, or their sum when `loss.reduction == "sum"`.
     Returns {"final": metrics, "best": {...}, "diverged": bool, "history": [...], ...}.
 
@@ -120,6 +141,8 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
     repeat = int(cfg.get("repeat", 1))
     scale = 1.0 if loss.reduction == "sum" else None  # None: 1/len(batch)
     probe = probe_rows(n, cfg.get("probe"))
+    diag_every = cfg.get("diagnostics_every")
+    diag_every = None if diag_every is None else int(diag_every)
 
     history, best = [], {"val/acc": -math.inf, "epoch": 0.0}
     train_time, interval_time, interval_steps = 0.0, 0.0, 0
@@ -127,7 +150,12 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
     def record(step):
         epoch = step / steps_per_epoch
         m = {"progress/epoch": epoch, "progress/steps": float(step)}
-        m.update(diagnostics(model, loss, X, T, y, probe=probe))  # train/loss, train/acc, the layers' health
+        if diagnostics_due(len(history), diag_every, step >= total):
+            m.update(diagnostics(model, loss, X, T, y, probe=probe))  # train/loss, train/acc, the layers' health
+        else:
+            m.update(summary(model, loss, X, T, y))  # train/loss, train/acc, train/abs_err
+            if not math.isfinite(m["train/loss"]):  # diverged: this is the last evaluation, so a full one
+                m.update(diagnostics(model, loss, X, T, y, probe=probe))
         for split in ("val", "test"):
             m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split])
         if interval_steps:
