@@ -186,13 +186,15 @@ def hydra_main(cfg: DictConfig) -> float:
         task = list(HydraConfig.get().overrides.task)
         name = job_name(task)
         tags = {"nnexp.overrides": " ".join(task), "nnexp.job": HydraConfig.get().job.num}
+    curve = cfg.tracking.get("learning_curve")  # null: the PNG for a single run, not for a sweep's jobs
     try:
         from .launch import outcome
 
         done = outcome(HydraConfig.get().job.num) if multirun else None  # trained in a population
         if isinstance(done, BaseException):
             raise done
-        result = done or run(cfg, run_name=None if cfg.tracking.get("run_name") else name, tags=tags)
+        result = done or run(cfg, run_name=None if cfg.tracking.get("run_name") else name, tags=tags,
+                             curve=not multirun if curve is None else bool(curve))
         result.update(job=HydraConfig.get().job.num if multirun else None, job_name=name)
     except NnexpError as e:
         if multirun:

@@ -142,6 +142,7 @@ def validate(cfg) -> None:
     _int(tr, "repeat", 1, name="trainer.repeat")
     _int(tr, "eval_every", 1, optional=True, name="trainer.eval_every")
     _int(tr, "probe", 1, optional=True, name="trainer.probe")
+    _int(tr, "diagnostics_every", 1, optional=True, name="trainer.diagnostics_every")
     resume = tr.get("resume")
     _check(resume is None or (isinstance(resume, str) and re.fullmatch(r"[0-9a-f]{32}", resume)), "trainer.resume",
            resume, "null or the 32-hex-digit id of an interrupted MLflow run")
@@ -151,6 +152,8 @@ def validate(cfg) -> None:
 
     _bool(cfg.tracking, "enabled", "tracking.enabled")
     _bool(cfg.tracking, "log_artifacts", "tracking.log_artifacts")
+    curve = cfg.tracking.get("learning_curve")
+    _check(curve is None or isinstance(curve, bool), "tracking.learning_curve", curve, "true, false or null")
     if cfg.tracking.get("enabled", True):
         _num(cfg.tracking, "flush_every", 0, name="tracking.flush_every")
     exp = cfg.tracking.get("experiment")

@@ -67,7 +67,7 @@ def _blas_threads(n):
 _runs_in_process = []  # start-up time is measured for the first run of a process only
 
 
-IGNORED_ON_RESUME = ("trainer.resume", "trainer.progress", "trainer.threads", "tracking.")
+IGNORED_ON_RESUME = ("trainer.resume", "trainer.progress", "trainer.threads", "trainer.diagnostics_every", "tracking.")
 
 
 def load_checkpoint(tracker, run_id, cfg):

@@ -21,7 +21,7 @@ import numpy as np
 
 from .activations import PReLU
 from .errors import RunStopped
-from .train import measure, output_deltas, schedule
+from .train import diagnostics_due, measure, output_deltas, schedule
 
 
 class Population:
@@ -208,12 +208,15 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
                       "diverged_at_epoch": diverged_at, "steps": step, "train_time_s": share(),
                       "started_at": started_at, "history": histories[k], "population": P}
 
-    def stacked_evaluation():
-        """The members' forward passes on every split and weight gradients on the probe, at once."""
+    def stacked_evaluation(full):
+        """The members' forward passes on every split and (`full`) weight gradients on the probe, at once."""
         fwd = {"train": pop.forward(Xs)}
         for split in ("val", "test"):
             if splits[split].shape[1]:
                 fwd[split] = pop.forward(splits[split])
+        member = lambda f, p: ([z[p] for z in f[0]], [a[p] for a in f[1]])  # noqa: E731
+        if not full:
+            return lambda p: ({s: member(f, p) for s, f in fwd.items()}, None)
         zs, As = fwd["train"]
         if probe is None:
             gz, gA, gT = zs, As, Ts
@@ -223,16 +226,16 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
         flat = lambda a: a.reshape(Pn * b_, k_)  # noqa: E731
         delta, back = output_deltas(loss, [flat(gz[-1])], [flat(gA[-1])], flat(gT), 1.0 / b_)
         grads = pop.weight_grads(gz, gA, delta.reshape(Pn, b_, k_), None if back is None else back.reshape(Pn, b_, k_))
-        member = lambda f, p: ([z[p] for z in f[0]], [a[p] for a in f[1]])  # noqa: E731
         return lambda p: ({s: member(f, p) for s, f in fwd.items()}, [g[p] for g in grads])
 
     def record():
         nonlocal order_X, order_T, Xs, Ts
         stopped = []
-        of_member = stacked_evaluation()
+        full = diagnostics_due(len(histories[alive[0]]), plan["diagnostics_every"], step >= total)
+        of_member = stacked_evaluation(full)
         for p, k in enumerate(alive):
             forwards, wgrads = of_member(p)
-            m = measure(models[k], losses[k], datas[k], probe, step, steps_per_epoch, forwards, wgrads)
+            m = measure(models[k], losses[k], datas[k], probe, step, steps_per_epoch, full, forwards, wgrads)
             if interval_steps:
                 m["time/step_ms"] = 1000 * interval_time / interval_steps / len(alive)
             m["time/train_s"] = share()

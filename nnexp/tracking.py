@@ -8,6 +8,7 @@ never one call per value. Every run ends FINISHED, FAILED or KILLED, with a reas
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -30,6 +31,7 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 REASON_TAG = "nnexp.end_reason"
 _open_parents: list["Tracker"] = []  # sweep parent runs started in this process
 _clients: dict = {}  # tracking URI -> MlflowClient: opening a SQLite store costs about a second
+_experiment_ids: dict = {}  # (tracking URI, experiment name) -> id: looked up once per process
 _client_lock = threading.RLock()
 
 
@@ -114,7 +116,9 @@ def flatten(d, prefix=""):
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit():
+    """The checkout's commit (once per process: a sweep's jobs all run the same code)."""
     try:
         root = Path(nnexp.__file__).resolve().parent.parent
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
@@ -159,6 +163,13 @@ class Tracker:
                 time.sleep(0.05 * 2 ** attempt)  # 0.05 s ... 3.2 s, 6.4 s in all
 
     def _experiment_id(self, name):
+        """The experiment's id, created if new; once per process and store (a sweep's jobs share it)."""
+        key = (self.uri, name)
+        if key not in _experiment_ids:
+            _experiment_ids[key] = self._find_or_create_experiment(name)
+        return _experiment_ids[key]
+
+    def _find_or_create_experiment(self, name):
         from mlflow.exceptions import MlflowException
 
         try:
@@ -210,9 +221,16 @@ class Tracker:
             tags["mlflow.source.git.commit"] = commit
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
+        from mlflow.exceptions import MlflowException
+
+        tags = {k: str(v) for k, v in tags.items()}
         self.experiment_id = self._experiment_id(experiment)
-        run = self._write(self.client.create_run, self.experiment_id, run_name=run_name,
-                          tags={k: str(v) for k, v in tags.items()})
+        try:
+            run = self._write(self.client.create_run, self.experiment_id, run_name=run_name, tags=tags)
+        except MlflowException:  # the remembered experiment was deleted meanwhile: look it up again
+            _experiment_ids.pop((self.uri, experiment), None)
+            self.experiment_id = self._experiment_id(experiment)
+            run = self._write(self.client.create_run, self.experiment_id, run_name=run_name, tags=tags)
         self.run_id = run.info.run_id
         items = [Param(k, v[:6000]) for k, v in (params or {}).items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
@@ -241,15 +259,18 @@ class Tracker:
             self.flush()
 
     @uninterrupted
-    def flush(self):
-        """Send every buffered metric (log_batch takes at most 1000 per call)."""
-        from mlflow.entities import Metric
+    def flush(self, tags=None):
+        """Send every buffered metric, and `tags` with the last of them (log_batch takes at most 1000
+        metrics per call): one call for a short run's whole history."""
+        from mlflow.entities import Metric, RunTag
 
         if not self.ready(wait=True):
             return
         metrics, self._pending = [Metric(*m) for m in self._pending], []
-        for i in range(0, len(metrics), 1000):
-            self._write(self.client.log_batch, self.run_id, metrics=metrics[i:i + 1000])
+        tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        for i in range(0, max(len(metrics), 1 if tags else 0), 1000):
+            last = i + 1000 >= len(metrics)
+            self._write(self.client.log_batch, self.run_id, metrics=metrics[i:i + 1000], tags=tags if last else [])
         self._last_flush = time.monotonic()
 
     @uninterrupted
@@ -266,18 +287,15 @@ class Tracker:
             return
         with tempfile.TemporaryDirectory() as tmp:
             for name, write in files.items():
-                path = Path(tmp) / name
-                write(path)
-                self.client.log_artifact(self.run_id, str(path))
+                write(Path(tmp) / name)
+            self.client.log_artifacts(self.run_id, tmp)  # one call for all of them
 
     @uninterrupted
     def end(self, status="FINISHED", reason=None):
         """Flush the buffer and terminate the run with its status (and the reason as a tag)."""
         if not self.ready(wait=True):  # raises (once) what a background start raised
             return
-        self.flush()
-        if reason:
-            self.set_tags({REASON_TAG: reason})
+        self.flush({REASON_TAG: reason} if reason else None)  # the last metrics and the reason: one call
         self._write(self.client.set_terminated, self.run_id, status)
         self.run_id = None
 
@@ -297,7 +315,7 @@ class NullTracker(Tracker):
     def ready(self, wait=False):
         return True
 
-    def flush(self):
+    def flush(self, tags=None):
         pass
 
     def log_metrics(self, metrics, step):

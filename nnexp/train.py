@@ -62,6 +62,19 @@ def probe_rows(n, size):
     return np.sort(np.random.default_rng(0).choice(n, int(size), replace=False))
 
 
+def _split_scores(loss, zs, As, T, y, split):
+    """Loss, accuracy and mean |target - output| of a split from its forward pass (zs, As)."""
+    out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y, zs[-1])))
+    out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
+    return out
+
+
+def diagnostics_due(n_evals_before, k, last):
+    """Whether an evaluation gets the full per-layer diagnostics (trainer.diagnostics_every = k):
+    the last one always; with k, also evaluations 0, k, 2k, ... (k = 1: every one)."""
+    return last or (k is not None and n_evals_before % k == 0)
+
+
 def diagnostics(model, loss, X, T, y, split="train", probe=None, forward=None, weight_grads=None):
     """Loss and accuracy on a split plus per-layer health, from one forward and one backward pass:
     gradient (of the mean loss) and weight norms and the gradient's std of each layer; for hidden
@@ -73,8 +86,7 @@ def diagnostics(model, loss, X, T, y, split="train", probe=None, forward=None, w
     model.forward(X)) and `weight_grads` (the weight matrices' gradients on the probe), when given,
     are used instead of computing them (a population computes its members' at once)."""
     zs, As = forward or model.forward(X)
-    out = dict(zip((f"{split}/loss", f"{split}/acc"), scores(loss, As[-1], T, y, zs[-1])))
-    out[f"{split}/abs_err"] = float(np.abs(T - As[-1]).mean())  # mean |target - output|, Trask's "Error"
+    out = _split_scores(loss, zs, As, T, y, split)
     gA = As if probe is None else [a[probe] for a in As]
     if weight_grads is None:
         gz, gT = (zs, T) if probe is None else ([z[probe] for z in zs], T[probe])
@@ -110,17 +122,26 @@ def schedule(cfg, n, loss):
     return {"B": B, "steps_per_epoch": steps_per_epoch, "total": total,
             "eval_every": int(cfg.get("eval_every") or steps_per_epoch), "per_epoch": not cfg.get("eval_every"),
             "repeat": int(cfg.get("repeat", 1)), "scale": 1.0 if loss.reduction == "sum" else None,
-            "probe": probe_rows(n, cfg.get("probe"))}
+            "probe": probe_rows(n, cfg.get("probe")),
+            "diagnostics_every": None if cfg.get("diagnostics_every") is None else int(cfg.get("diagnostics_every"))}
 
 
-def measure(model, loss, data, probe, step, steps_per_epoch, forwards=None, weight_grads=None):
-    """One evaluation's metrics (progress, train diagnostics, val and test), without the timings.
-    `forwards` ({split: (zs, As)}) and `weight_grads`: see diagnostics()."""
+def measure(model, loss, data, probe, step, steps_per_epoch, full=True, forwards=None, weight_grads=None):
+    """One evaluation's metrics (progress, train loss and accuracy, val and test), without the
+    timings; with `full`, the per-layer diagnostics too (and always when the training loss is not
+    finite: a diverged run's last evaluation). `forwards` ({split: (zs, As)}) and `weight_grads`:
+    see diagnostics()."""
     forwards = forwards or {}
     X, T, y = data["train"]
     m = {"progress/epoch": step / steps_per_epoch, "progress/steps": float(step)}
-    m.update(diagnostics(model, loss, X, T, y, probe=probe, forward=forwards.get("train"),
-                         weight_grads=weight_grads))  # train/loss, train/acc, the layers' health
+    fwd = forwards.get("train")
+    if full:
+        m.update(diagnostics(model, loss, X, T, y, probe=probe, forward=fwd, weight_grads=weight_grads))
+    else:
+        zs, As = fwd or model.forward(X)
+        m.update(_split_scores(loss, zs, As, T, y, "train"))  # train/loss, train/acc, train/abs_err
+        if not math.isfinite(m["train/loss"]):  # diverged: this is the last evaluation, so a full one
+            m.update(diagnostics(model, loss, X, T, y, probe=probe, forward=(zs, As)))
     for split in ("val", "test"):
         m[f"{split}/loss"], m[f"{split}/acc"] = evaluate(model, loss, *data[split], forward=forwards.get(split))
     return m
@@ -131,7 +152,9 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
 
     `cfg` (trainer config): epochs, steps (overrides epochs when set), batch_size (None =
     full batch), replacement, shuffle, repeat, eval_every (None = every epoch), probe (rows for
-    the gradient diagnostics, None = all). The batch
+    the gradient diagnostics, None = all), diagnostics_every (None = the per-layer diagnostics at the
+    last evaluation only, k = also at every k-th, 1 = at every one; the others report the splits'
+    loss and accuracy and train/abs_err, see diagnostics_due). The batch
     loss is the mean of the samples' losses, or their sum when `loss.reduction == "sum"`.
     Returns {"final": metrics, "best": {...}, "diverged": bool, "history": [...], ...}.
 
@@ -147,12 +170,13 @@ def train(model, loss, opt, data, cfg, rng, *, callback=None, progress=False, re
     plan = schedule(cfg, n, loss)
     B, steps_per_epoch, total, eval_every, per_epoch, repeat, scale, probe = (
         plan[k] for k in ("B", "steps_per_epoch", "total", "eval_every", "per_epoch", "repeat", "scale", "probe"))
+    diag_every = plan["diagnostics_every"]
 
     history, best = [], {"val/acc": -math.inf, "epoch": 0.0}
     train_time, interval_time, interval_steps = 0.0, 0.0, 0
 
     def record(step):
-        m = measure(model, loss, data, probe, step, steps_per_epoch)
+        m = measure(model, loss, data, probe, step, steps_per_epoch, diagnostics_due(len(history), diag_every, step >= total))
         epoch = m["progress/epoch"]
         if interval_steps:
             m["time/step_ms"] = 1000 * interval_time / interval_steps

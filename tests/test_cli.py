@@ -96,6 +96,19 @@ def test_grid_sweep_with_joblib_launcher(cli):
     assert f"parent run {parent.info.run_id} in {cli.uri}" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
 
 
+def test_sweep_jobs_log_no_learning_curve_png_unless_asked(cli):
+    """tracking.learning_curve=null: a sweep job's artifacts are its config and weights (drawing the PNG
+    costs more than a small job's training); true draws it for sweep jobs too."""
+    from mlflow.tracking import MlflowClient
+
+    proc = cli("-m", "trainer.epochs=1", "tracking.learning_curve=null,true")
+    assert proc.returncode == 0, proc.stderr
+    client = MlflowClient(cli.uri)
+    jobs = {r.data.params["tracking.learning_curve"]: r for r in all_runs(cli.uri) if "mlflow.parentRunId" in r.data.tags}
+    artifacts = {k: {a.path for a in client.list_artifacts(r.info.run_id)} for k, r in jobs.items()}
+    assert artifacts == {"None": {"config.yaml", "weights.npz"}, "True": {"config.yaml", "weights.npz", "learning_curve.png"}}
+
+
 def test_experiments_open_on_the_runs_table_in_mlflow_ui(cli):
     """MLflow 3's UI shows an experiment's runs (not its GenAI traces page) when it is tagged as model development."""
     from nnexp.tracking import client

@@ -46,7 +46,8 @@ BASE = ["trainer.progress=false", "tracking=none"]
 @pytest.mark.parametrize("shape", [
     ["model.hidden=[16]", "trainer.epochs=3"],
     ["model.hidden=[6]", "dataset.val_frac=0", "trainer.epochs=2", "trainer.probe=null"],
-    ["model.hidden=[8,8]", "activation=prelu", "trainer.batch_size=1", "trainer.steps=150", "trainer.eval_every=50"],
+    ["model.hidden=[8,8]", "activation=prelu", "trainer.batch_size=1", "trainer.steps=150", "trainer.eval_every=50",
+     "trainer.diagnostics_every=1"],
     ["model.hidden=[12]", "activation=sigmoid", "loss=mse", "model.output=sigmoid", "trainer.batch_size=null",
      "trainer.epochs=4"],
     ["dataset=xor", "model.hidden=[3]", "activation=sigmoid", "trainer.replacement=true", "trainer.steps=40",

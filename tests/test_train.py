@@ -90,6 +90,28 @@ def test_diagnostics_per_layer(compose_cfg):
     assert "layer1/dead_frac" not in f
 
 
+def test_diagnostics_every_schedules_the_per_layer_metrics_not_the_numbers(compose_cfg):
+    """trainer.diagnostics_every: the per-layer health at the last evaluation only (null), at every k-th
+    and the last (k), or at every evaluation (1); every evaluation has the splits' loss and accuracy, and
+    every number is the same whichever the schedule."""
+    runs = {k: run(compose_cfg(*quiet("trainer.epochs=5", f"trainer.diagnostics_every={k}")))["history"]
+            for k in ("null", 1, 2)}
+    layered = {k: [i for i, h in enumerate(hist) if "layer1/grad_norm" in h] for k, hist in runs.items()}
+    assert layered == {"null": [5], 1: [0, 1, 2, 3, 4, 5], 2: [0, 2, 4, 5]}
+    strip = lambda h: {k: v for k, v in h.items() if not k.startswith("time/")}  # noqa: E731
+    for k, hist in runs.items():
+        assert len(hist) == 6 and all({"train/loss", "train/acc", "train/abs_err", "val/acc", "test/loss"} <= set(h)
+                                      for h in hist)
+        for h, full in zip(hist, runs[1]):  # bit for bit the values of the every-evaluation run
+            assert strip(h) == {key: full[key] for key in strip(h)}
+        assert set(hist[-1]) == set(runs[1][-1])
+
+
+def test_a_diverging_run_ends_with_its_diagnostics(compose_cfg):
+    result = run(compose_cfg(*quiet("loss=mse", "model.output=linear", "optim.lr=50", "trainer.epochs=50")))
+    assert result["diverged"] and "layer1/grad_norm" in result["final"]
+
+
 def test_divergence_stops_the_run(compose_cfg):
     result = run(compose_cfg(*quiet("loss=mse", "model.output=linear", "optim.lr=50", "trainer.epochs=50")))
     assert result["diverged"]
