@@ -8,6 +8,7 @@ same sweep as a PyTorch user of Hydra + MLflow writes it.
 
     python experiments/benchmark.py [--repeats 3] [--tiny] [--out DIR]
     python experiments/benchmark.py --only sweeps [--launchers]   # that section alone: OUT/sweep_throughput.md
+    python experiments/benchmark.py --only populations            # that section alone: OUT/populations.md
 
 PyTorch is optional (`pip install -e '.[bench]'`; on these machines `pip install torch==2.13.0`
 takes a CPU build from local disk); without it its columns say so. --tiny runs every part on a
@@ -254,6 +255,10 @@ def sweep_run(tool, grid, epochs, tracking=True, extra=(), **_):
 
 WORKERS = {"sweep": sweep_run, "nnexp": nnexp_train, "startup": startup, "torch": torch_train, "seed": seed_code, "nnexp_seed": nnexp_seed_protocol,
            "peak": matmul_peak}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmark_population beside this file
+import benchmark_population  # noqa: E402
+
+WORKERS.update(benchmark_population.WORKERS)
 
 
 def run_worker(kind, **kwargs):
@@ -400,13 +405,94 @@ def sweeps_section(args, repeats):
     return lines
 
 
+def populations_section(args, repeats, peak=None):
+    """Populations (nnexp/population.py) against the same members trained one after the other, in
+    one process each way, alternating; the figure population.png: speed-up by P and width."""
+    bp = benchmark_population
+    P = 4 if args.tiny else 30
+    tiny = ["trainer.epochs=1"] if args.tiny else []
+    lines = ["", "## Populations", "", f"{P} members of one shape (seeds 0..{P - 1}, four learning rates), float32, "
+             "numpy's default BLAS threads, nothing else of this benchmark running beside: trained as one population "
+             "against one after the other in the same process (data loading and weight drawing not timed, every "
+             "evaluation included). Member by member the numbers are the same bits (tests/test_population.py).", "",
+             "| network | one after the other (s) | population (s) | population / alone | training steps only |",
+             "|---|---|---|---|---|"]
+    for name, over in bp.SHAPES.items():
+        over = over + (["trainer.steps=2"] if args.tiny and "experiment=width_sweep" in over else tiny)
+        if args.tiny and "model.hidden=[200]" in over:
+            continue
+        r = alternate([(m, "population", {"P": P, "overrides": over + (["trainer.epochs=3"] if not args.tiny and
+                                                                         "batch 128" in name else []), "mode": m})
+                       for m in ("alone", "population")], repeats, field=None)
+        a, b = r["alone"], r["population"]
+        lines.append(f"| {name} | {a['seconds']:.2f} | {b['seconds']:.2f} | **{b['seconds'] / a['seconds']:.3f}** | "
+                     f"{b['train_s'] / a['train_s']:.3f} |")
+    # the matmul rate of a population's training steps, 784-200-10 at batch 128
+    if peak is not None and not args.tiny:
+        over = bp.SHAPES["MNIST 784-200-10 sigmoid, batch 128"] + ["trainer.epochs=2"]
+        sizes = [784, 200, 10]
+        rows = []
+        for p_ in (1, 8, 32):
+            r = alternate([("population", "population", {"P": p_, "overrides": over, "mode": "population"})],
+                          repeats, field=None)["population"]
+            rows.append((p_, flops_per_sample(sizes) * r["samples"] / r["train_s"] / 1e9))
+        lines += ["", f"784-200-10 sigmoid, float32, batch 128: GFLOP/s of a population's training steps against "
+                  f"numpy's matmul peak ({peak:.1f} GFLOP/s):", "", "| members | GFLOP/s | of the peak |", "|---|---|---|"]
+        lines += [f"| {p_} | {g:.1f} | **{100 * g / peak:.0f}%** |" for p_, g in rows]
+    # speed-up by P and width (digits 64-n-10, 3 epochs)
+    Ps = (1, 2, 4) if args.tiny else (1, 2, 4, 8, 16, 32, 64)
+    widths = (16,) if args.tiny else (16, 64, 256)
+    grid = {}
+    for w in widths:
+        for p_ in Ps:
+            over = [f"model.hidden=[{w}]", "trainer.epochs=1" if args.tiny else "trainer.epochs=3"]
+            r = alternate([(m, "population", {"P": p_, "overrides": over, "mode": m}) for m in ("alone", "population")],
+                          repeats, field="seconds")
+            grid[(w, p_)] = r["alone"] / r["population"]
+    plot_populations(grid, widths, Ps, args.out / "population.png")
+    lines += ["", "![populations](population.png)", "", "Speed-up (one after the other / population) on the digits, "
+              "64-n-10 ReLU, batch 32, 3 epochs:", "", "| width | " + " | ".join(f"P={p_}" for p_ in Ps) + " |",
+              "|---|" + "---|" * len(Ps)]
+    lines += [f"| {w} | " + " | ".join(f"{grid[(w, p_)]:.1f}×" for p_ in Ps) + " |" for w in widths]
+    # a search, trial by trial and in batches
+    n = 8 if args.tiny else 32
+    r = alternate([(f"batch {b}", "search", {"batch": b, "n_trials": n, "tiny": args.tiny}) for b in (1, 8)],
+                  repeats, field="trials_per_min")
+    lines += ["", f"An Optuna search of {n} trials on the digits (64-n-10 over the learning rate and the initialiser, "
+              "TPE, median pruner, MLflow and Optuna in SQLite): trials per minute, `search.batch=1` against "
+              f"`search.batch=8`: {r['batch 1']:.0f} against {r['batch 8']:.0f}."]
+    return lines
+
+
+def plot_populations(grid, widths, Ps, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for w in widths:
+        ax.plot(Ps, [grid[(w, p_)] for p_ in Ps], "o-", label=f"64-{w}-10")
+    ax.set(xscale="log", xlabel="members P (log scale)", ylabel="speed-up against one after the other",
+           title="Populations on the digits, float32, batch 32")
+    ax.set_xticks(Ps, [str(p_) for p_ in Ps])
+    ax.axhline(1, color="grey", lw=0.8)
+    ax.legend(title="network")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="seconds, for tests: a few hundred samples, 1 repeat")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark")
-    parser.add_argument("--only", choices=["sweeps"], help="only the sweep throughput section (written to "
-                        "OUT/sweep_throughput.md; benchmark.md is left as it is)")
+    parser.add_argument("--only", choices=["sweeps", "populations"], help="only that section (written to "
+                        "OUT/sweep_throughput.md or OUT/populations.md; benchmark.md is left as it is)")
     parser.add_argument("--launchers", action="store_true", help="also nnexp's sweep with the default launcher "
                         "against hydra/launcher=basic")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
@@ -416,6 +502,13 @@ def main(argv=None):
         return None
     n = 300 if args.tiny else None
     repeats = 1 if args.tiny else args.repeats
+    if args.only == "populations":
+        lines = [f"# nnexp benchmark: populations only ({repeats} repeat(s))",
+                 *populations_section(args, repeats, run_worker("peak", size=512 if args.tiny else 2048)["gflops"])]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "populations.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return lines
     if args.only == "sweeps":
         lines = [f"# nnexp benchmark: sweep throughput only ({repeats} repeat(s))", *sweeps_section(args, repeats)]
         args.out.mkdir(parents=True, exist_ok=True)
@@ -505,6 +598,8 @@ def main(argv=None):
               f"{walls[1] / walls[2]:.2f}×, start-up of the worker processes included)."]
     # 7. sweeps end to end, against the PyTorch peer
     lines += sweeps_section(args, repeats)
+    # 8. populations
+    lines += populations_section(args, repeats, peak)
     args.out.mkdir(parents=True, exist_ok=True)
     plot(by_width, by_batch, len(_mnist(n).y_train), args.out / "scaling.png")
     (args.out / "benchmark.md").write_text("\n".join(lines) + "\n")

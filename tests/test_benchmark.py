@@ -23,6 +23,13 @@ def test_benchmark_tiny_writes_its_table_and_figure(tmp_path):
         cells = [c.strip("* ") for c in next(line for line in sweeps.splitlines() if line.startswith(row)).split("|")]
         assert all(float(c) >= 0 for c in cells[4:8]), cells  # wall, training, overhead, wall per run
     assert "float32" in sweeps and "numpy's default" in sweeps and "Load average" in sweeps
+    # populations: every ratio measured, the figure drawn
+    pops = table.split("## Populations")[1]
+    for row in ("| digits 64-64-10 relu, batch 32 |", "| seed 002 81-10-2 sigmoid, batch 20 |"):
+        cells = [c.strip("* ") for c in next(line for line in pops.splitlines() if line.startswith(row)).split("|")]
+        assert all(float(c) > 0 for c in cells[2:6]), cells
+    assert "| 16 | " in pops and "search.batch=8" in pops and "nan" not in pops
+    assert (tmp_path / "population.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
