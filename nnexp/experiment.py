@@ -240,7 +240,9 @@ def population_jobs(cfgs, run_names=None, tags=None, callbacks=None, curve=True,
     yet, so a problem here leaves nothing behind and the jobs can still run alone."""
     P = len(cfgs)
     run_names, tags, callbacks = run_names or [None] * P, tags or [None] * P, callbacks or [None] * P
-    return [Job(c, False, cb, parent_run_id, t, n, curve) for c, n, t, cb in zip(cfgs, run_names, tags, callbacks)]
+    curves = curve if isinstance(curve, (list, tuple)) else [curve] * P  # one per job, or one for all
+    return [Job(c, False, cb, parent_run_id, t, n, cv)
+            for c, n, t, cb, cv in zip(cfgs, run_names, tags, callbacks, curves)]
 
 
 def _start_together(jobs):

@@ -61,9 +61,9 @@ def _train_group(configs):
         with open_dict(c):
             c.pop("hydra", None)
         plain.append(c)
-    curve = configs[0].tracking.get("learning_curve")  # null: no PNG for a sweep's jobs (as cli.hydra_main)
+    curves = [c.tracking.get("learning_curve") for c in configs]  # null: no PNG for a sweep's jobs (as hydra_main)
     try:
-        jobs = population_jobs(plain, names, tags, curve=False if curve is None else bool(curve))
+        jobs = population_jobs(plain, names, tags, curve=[False if c is None else bool(c) for c in curves])
     except Exception as e:  # a job cannot even be prepared: each runs alone and says why itself
         log.info(f"population of {len(configs)} jobs not formed ({type(e).__name__}: {e}); they run alone")
         return {}

@@ -291,6 +291,15 @@ class Tracker:
             self.client.log_artifacts(self.run_id, tmp)  # one call for all of them
 
     @uninterrupted
+    def close_other(self, run_id, status, reason):
+        """End another run of this store (e.g. a dead worker's trial) with its status and reason,
+        through the same retried, signal-guarded writes as this tracker's own run."""
+        from mlflow.entities import RunTag
+
+        self._write(self.client.log_batch, run_id, tags=[RunTag(REASON_TAG, reason)])
+        self._write(self.client.set_terminated, run_id, status)
+
+    @uninterrupted
     def end(self, status="FINISHED", reason=None):
         """Flush the buffer and terminate the run with its status (and the reason as a tag)."""
         if not self.ready(wait=True):  # raises (once) what a background start raised

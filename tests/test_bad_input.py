@@ -105,7 +105,7 @@ CATALOGUE = [
     ("search: empty choice", [*SEARCH, 'search.params.activation="choice()"'], "empty choice is not legal"),
     ("search: unquoted interval", [*SEARCH, "search.params.init=interval(1.0, 0.1)"],
      "an interval cannot be swept by a grid; for a search space quote it"),
-    ("search key in the space", [*SEARCH, "search.n_trial=3"], "search.n_trial: unknown key; search has: direction"),
+    ("search key in the space", [*SEARCH, "search.n_trial=3"], "search.n_trial: unknown key; search has: batch, direction"),
     ("search: sampler", [*SEARCH, "search.sampler=foo"], "search.sampler: 'foo' is not allowed; expected one of: tpe, random, qmc"),
     ("search: n_trials", [*SEARCH, "search.n_trials=0"], "search.n_trials: 0 is not allowed"),
     ("search: metric", [*SEARCH, "search.metric=val/f1"], "search.metric"),

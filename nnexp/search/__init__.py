@@ -24,8 +24,7 @@ def close_orphans(tracker, parent_run_id, study):
     exp = tracker.client.get_run(parent_run_id).info.experiment_id
     for r in tracker.client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"):
         if int(r.data.tags.get("optuna.trial", -1)) not in running:
-            tracker.client.set_tag(r.info.run_id, "nnexp.end_reason", "its worker died mid-trial (stale heartbeat)")
-            tracker.client.set_terminated(r.info.run_id, "FAILED")
+            tracker.close_other(r.info.run_id, "FAILED", "its worker died mid-trial (stale heartbeat)")
 
 
 def parent_run(tracker, cfg, study, space):
@@ -36,8 +35,7 @@ def parent_run(tracker, cfg, study, space):
     run_id = study.user_attrs.get("mlflow_parent_run_id")
     if run_id:
         try:
-            tracker.client.update_run(run_id, status="RUNNING")
-            tracker.run_id = run_id
+            tracker.reopen(run_id)
             return run_id
         except Exception:  # the study outlived its MLflow store: start a new parent
             pass
