@@ -44,8 +44,8 @@ def _one_line(exc, override=None) -> str:
     return text
 
 
-def _variants(overrides, sweeper_params):
-    """Override lists that together use every value of every sweep at least once."""
+def _plan(overrides, sweeper_params):
+    """The command's overrides as (fixed override lines, sweeps: [(parsed override, [value lines])])."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
@@ -59,16 +59,76 @@ def _variants(overrides, sweeper_params):
             raise NnexpError(f"{o.input_line}: an interval cannot be swept by a grid; for a search space quote it: "
                              f"'{o.get_key_element()}=\"{o.input_line.split('=', 1)[1]}\"' (choice(...) and "
                              "range(...) sweep as they are)")
-    sweeps = [(o.get_key_element(), list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override()]
-    first = [f"{k}={vals[0]}" for k, vals in sweeps]
+    sweeps = [(o, [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
+              for o in parsed if o.is_sweep_override()]
+    return fixed, sweeps
+
+
+def _variants(overrides, sweeper_params):
+    """Override lists that together use every value of every sweep at least once."""
+    fixed, sweeps = _plan(overrides, sweeper_params)
+    first = [vals[0] for _, vals in sweeps]
     yield fixed + first
-    for i, (k, vals) in enumerate(sweeps):
+    for i, (_, vals) in enumerate(sweeps):
         for v in vals[1:]:
-            yield fixed + first[:i] + [f"{k}={v}"] + first[i + 1:]
+            yield fixed + first[:i] + [v] + first[i + 1:]
+
+
+_ABSENT = object()
+
+
+def _sets_a_value(override, base, others) -> bool:
+    """Whether a swept override only changes the value of a key the composed `base` job has (no
+    group, no package, no +/~, no hydra key, not a config node, no other override on the same
+    subtree). Composition cannot fail for one value of such a key and not for another: a variant
+    with another value is `base` with that value set, the way Hydra sets it (no new composition)."""
+    from hydra.core.override_parser.types import OverrideType
+    from omegaconf import OmegaConf
+
+    key = override.key_or_group
+    if override.type != OverrideType.CHANGE or override.package is not None or key.split(".")[0] == "hydra":
+        return False
+    if any(k != key and (k.startswith(key + ".") or key.startswith(k + ".")) for k in others):
+        return False
+    node = OmegaConf.select(base, key, default=_ABSENT, throw_on_missing=False)
+    return node is not _ABSENT and not isinstance(node, DictConfig)  # a list is a value, set whole
+
+
+def _with_value(base, line):
+    """`base` with one override line applied as Hydra applies a value change (OmegaConf.update, merge)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    o = OverridesParser.create().parse_override(line)
+    job = base.copy()
+    OmegaConf.update(job, o.key_or_group, o.value(), merge=True)
+    return job
+
+
+_preflighted: list = []  # the task overrides of the commands whose every job the pre-flight composed
+
+
+def preflighted(config) -> bool:
+    """Whether the pre-flight of this process composed every job of this multirun (nnexp's sweeper
+    then does not compose them all once more, see hydra_plugins/nnexp_sweeper)."""
+    return list(config.hydra.overrides.task) in _preflighted
+
+
+def _task_overrides(overrides):
+    """The overrides Hydra records as the task's (hydra.overrides.task): all but hydra's own."""
+    return [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
 
 
 def preflight(argv) -> None:
-    """Compose and validate every job the command would run; raise NnexpError on the first problem."""
+    """Compose and validate every job the command would run; raise NnexpError on the first problem.
+
+    Every combination of the values of the swept config groups (and other structural overrides:
+    +key, ~key, hydra keys) is composed, as Hydra's sweeper would compose each job; every value of
+    every sweep is validated once. A swept value of a plain key (seed=0,1,2 optim.lr=...) is set on
+    a composed job instead of composing again (see _sets_a_value): a 30-job grid of values is one
+    composition, not 30 (and Hydra's own sweeper check is then skipped, see `preflighted`)."""
+    import itertools
+
     from hydra import compose, initialize_config_dir
     from hydra._internal.utils import get_args_parser
     from hydra.errors import HydraException
@@ -91,11 +151,32 @@ def preflight(argv) -> None:
                 check_uri(cfg.tracking.get("uri"))
             if "search" in cfg:
                 return _preflight_search(cfg, first)
+            fixed, sweeps = _plan(args.overrides, params)
+            firsts = [vals[0] for _, vals in sweeps]
+            base = compose(config_name, overrides=fixed + firsts)
+            keys = [o.key_or_group for o, _ in sweeps]
+            plain = [_sets_a_value(o, base, keys) for o, _ in sweeps]
+            composed = {}  # the values of the structural sweeps -> their job, composed
+            for combo in itertools.product(*[vals if not p else [vals[0]] for (_, vals), p in zip(sweeps, plain)]):
+                composed[combo] = base if list(combo) == firsts else compose(config_name, overrides=fixed + list(combo))
             seen = set()
-            for overrides in _variants(args.overrides, params):
-                _check_job(compose(config_name, overrides=overrides), seen)
+            _check_job(base, seen)
+            for i, (_, vals) in enumerate(sweeps):
+                for v in vals[1:]:
+                    job = None
+                    if plain[i]:
+                        try:
+                            job = _with_value(base, v)
+                        except Exception:
+                            job = None  # composing it gives Hydra's own message
+                    if job is None:
+                        combo = tuple(v if j == i else f for j, f in enumerate(firsts))
+                        job = composed[combo] if combo in composed else compose(config_name, overrides=fixed + list(combo))
+                    _check_job(job, seen)
     except HydraException as e:
         raise NnexpError(_one_line(e)) from e
+    if args.multirun:
+        _preflighted.append(_task_overrides(args.overrides))
 
 
 def _check_job(job, seen: set) -> None:

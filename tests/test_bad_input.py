@@ -79,6 +79,12 @@ CATALOGUE = [
     ("width as a string", ["model.hidden=[a]"], "model.hidden[0]: 'a' is not allowed"),
     ("width as a quoted number", ["model.hidden=['64']"], "model.hidden[0]: '64' is not allowed"),
     ("zero width in a sweep", ["-m", "model.hidden=[4],[0]"], "model.hidden[0]: 0 is not allowed"),
+    # the pre-flight sets a swept value on one composed job (no composition per value): still every value checked
+    ("bad value late in a grid", ["-m", "seed=0,1", "optim.lr=0.1,0.3,-1"], "optim.lr: -1 is not allowed; expected a number > 0"),
+    ("width as a string in a grid", ["-m", "trainer.epochs=1,2", "model.hidden=[4],x"], "model.hidden: 'x' is not allowed"),
+    ("unknown option in a second group sweep", ["-m", "activation=relu,tanh", "init=he,nope"], "init=nope: unknown option"),
+    ("diagnostics_every zero", ["trainer.diagnostics_every=0"], "trainer.diagnostics_every: 0 is not allowed"),
+    ("learning_curve not a bool", ["tracking.learning_curve=maybe"], "tracking.learning_curve: 'maybe' is not allowed"),
     ("dtype", ["model.dtype=float16"], "model.dtype: 'float16' is not allowed; expected one of: float32, float64"),
     ("lr zero", ["optim.lr=0"], "optim.lr: 0 is not allowed; expected a number > 0"),
     ("lr negative", ["optim.lr=-1"], "optim.lr: -1 is not allowed; expected a number > 0"),

@@ -181,3 +181,45 @@ def test_load_runs_returns_a_dataframe(cli):
     hist = load_runs("lr_demo", cli.uri, history=True)
     assert set(hist.columns) == {"run_id", "key", "step", "value"}
     assert set(hist[hist.key == "val/acc"].step) == {0, 1}
+
+
+def test_preflight_composes_group_combinations_and_sets_plain_values(monkeypatch):
+    """The pre-flight composes each combination of swept groups once and sets swept plain values on a
+    composed job (what Hydra's own check did, in fewer compositions); it then marks the command, so
+    nnexp's sweeper does not compose every job a second time (and checks as Hydra's otherwise)."""
+    import hydra
+
+    from nnexp import cli as nnexp_cli
+
+    calls = []
+    real = hydra.compose
+
+    def counting(config_name=None, overrides=(), **kw):
+        calls.append(list(overrides))
+        return real(config_name, overrides=overrides, **kw)
+
+    monkeypatch.setattr(hydra, "compose", counting)
+    monkeypatch.setattr(nnexp_cli, "_preflighted", [])
+    argv = ["-m", "seed=0,1,2,3,4", "optim.lr=0.01,0.1,1.0", "activation=relu,tanh", "init=he,xavier",
+            "tracking=none", "hydra.sweep.dir=/tmp/x"]
+    nnexp_cli.preflight(argv)
+    groups = sorted(tuple(x for x in o if x.startswith(("activation=", "init="))) for o in calls[1:])
+    # the command's first job (with its hydra config), then 4 group combinations; no composition per seed or lr
+    assert len(calls) == 1 + 4 and groups == sorted(
+        (f"activation={a}", f"init={i}") for a in ("relu", "tanh") for i in ("he", "xavier"))
+    assert nnexp_cli._preflighted == [[o for o in argv[1:] if not o.startswith("hydra.")]]
+
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.nnexp_sweeper.nnexp_sweeper import NnexpSweeper
+
+    checked = []
+    monkeypatch.setattr(BasicSweeper, "validate_batch_is_legal", lambda self, batch: checked.append(batch))
+    sweeper = NnexpSweeper(max_batch_size=None)
+    sweeper.config = OmegaConf.create({"hydra": {"overrides": {"task": argv[1:-1]}}})
+    sweeper.validate_batch_is_legal([["seed=0"]])
+    assert checked == []  # the pre-flight composed them
+    sweeper.config = OmegaConf.create({"hydra": {"overrides": {"task": ["seed=0,1"]}}})
+    sweeper.validate_batch_is_legal([["seed=0"], ["seed=1"]])
+    assert checked == [[["seed=0"], ["seed=1"]]]  # another command: Hydra's own check
