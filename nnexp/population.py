@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .activations import PReLU
+from .model import MLP
 from .errors import RunStopped
 from .train import diagnostics_due, measure, output_deltas, schedule
 
@@ -79,20 +79,10 @@ class Population:
                 if v is not None]
 
     # --- the maths: MLP.forward / MLP.backward / SGD.apply with a leading member axis --------------
-    def _act(self, l, z):
-        act = self.acts[l]
-        return act.fn(z, self.alpha[l]) if self.alpha[l] is not None else act.fn(z)
-
-    def forward(self, X):
-        """X (P, batch, n_in) -> zs, As as MLP.forward, each (P, batch, n)."""
-        zs, As = [], [X]
-        for l, (W, b) in enumerate(zip(self.W, self.b)):
-            z = As[-1] @ W
-            if b is not None:
-                z += b
-            zs.append(z)
-            As.append(self._act(l, z))
-        return zs, As
+    # MLP's forward pass is written for any leading shape (`@` and the activations broadcast): X
+    # (P, batch, n_in) gives zs, As each (P, batch, n), with the members' stacked W, b and alpha.
+    _act = MLP._act
+    forward = MLP.forward
 
     def _apply(self, l, i, p, g):
         """SGD.apply on parameter p (i: 0 W, 1 b, 2 alpha of layer l), g fresh and scaled in place."""
@@ -142,6 +132,15 @@ class Population:
         return grads
 
 
+def stacked_deltas(loss, z, a, t, scale):
+    """train.output_deltas on stacked (P, batch, n_out) outputs: the loss works row by row, so on
+    the (P·batch, n_out) view it gives each member's rows exactly; reshaped back."""
+    shape = z.shape
+    flat = lambda x: x.reshape(-1, shape[-1])  # noqa: E731
+    delta, back = output_deltas(loss, [flat(z)], [flat(a)], flat(t), scale)
+    return delta.reshape(shape), None if back is None else back.reshape(shape)
+
+
 def same_shape(cfg) -> tuple:
     """What jobs must share to be trained as one population: everything but the seed, the learning
     rate, momentum and weight decay values, the initialiser and the tracking. (Whether momentum and
@@ -164,7 +163,7 @@ def same_shape(cfg) -> tuple:
 
 def eligible(cfg) -> bool:
     """A job that can join a population: nothing the population trainer does not do the same way."""
-    return not cfg.trainer.get("resume") and cfg.optim.get("fused", True) in (True, False)
+    return not cfg.trainer.get("resume")  # a resumed job continues its checkpoint alone
 
 
 def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
@@ -222,10 +221,7 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
             gz, gA, gT = zs, As, Ts
         else:
             gz, gA, gT = [z[:, probe] for z in zs], [a[:, probe] for a in As], Ts[:, probe]
-        Pn, b_, k_ = gz[-1].shape
-        flat = lambda a: a.reshape(Pn * b_, k_)  # noqa: E731
-        delta, back = output_deltas(loss, [flat(gz[-1])], [flat(gA[-1])], flat(gT), 1.0 / b_)
-        grads = pop.weight_grads(gz, gA, delta.reshape(Pn, b_, k_), None if back is None else back.reshape(Pn, b_, k_))
+        grads = pop.weight_grads(gz, gA, *stacked_deltas(loss, gz[-1], gA[-1], gT, 1.0 / gT.shape[1]))
         return lambda p: ({s: member(f, p) for s, f in fwd.items()}, [g[p] for g in grads])
 
     def record():
@@ -286,11 +282,7 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
                 s = scale if scale is not None else 1.0 / xb.shape[1]
                 for _ in range(repeat):
                     zs, As = pop.forward(xb)
-                    Pn, b_, k_ = zs[-1].shape
-                    flat = lambda a: a.reshape(Pn * b_, k_)  # noqa: E731  the loss works row by row
-                    delta, back = output_deltas(loss, [flat(zs[-1])], [flat(As[-1])], flat(tb), s)
-                    pop.backward_step(zs, As, delta.reshape(Pn, b_, k_),
-                                      None if back is None else back.reshape(Pn, b_, k_))
+                    pop.backward_step(zs, As, *stacked_deltas(loss, zs[-1], As[-1], tb, s))
                 step += 1
                 dt = time.perf_counter() - tic
                 train_time += dt
