@@ -183,17 +183,15 @@ def startup(uri, tiny=False, **_):
     import os
     import tempfile
 
-    from nnexp.tracking import client
+    from nnexp.tracking import load_runs
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
         cmd = [sys.executable, "-m", "nnexp", "trainer.epochs=1", "trainer.progress=false",
                "tracking.experiment=startup", "tracking.log_artifacts=false", f"hydra.run.dir={tmp}"]
         subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, check=True)
-    c = client(uri)
-    run = c.search_runs([c.get_experiment_by_name("startup").experiment_id], order_by=["attributes.start_time DESC"],
-                        max_results=1)[0]
-    return {"seconds": run.data.metrics["time/startup_s"]}
+    run = load_runs("startup", uri).sort_values("start_time").iloc[-1]
+    return {"seconds": float(run["metrics.time/startup_s"])}
 
 
 PEER = ROOT / "experiments" / "peer_sweep.py"
@@ -222,7 +220,7 @@ def sweep_run(tool, grid, epochs, tracking=True, extra=(), **_):
 
     if tool == "peer" and importlib.util.find_spec("torch") is None:
         return {"missing": "torch not installed"}
-    from nnexp.tracking import client
+    from nnexp.tracking import client, load_runs
 
     with tempfile.TemporaryDirectory(prefix="nnexp-bench-sweep-") as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
@@ -241,14 +239,13 @@ def sweep_run(tool, grid, epochs, tracking=True, extra=(), **_):
         jobs = n_jobs(grid)
         result = {"seconds": wall, "runs": jobs}
         if tracking:
-            c = client(uri)
-            exp = c.get_experiment_by_name({"nnexp": "nnexp", "peer": "peer"}[tool])
-            runs = [r for r in c.search_runs([exp.experiment_id], max_results=10_000)
-                    if r.data.tags.get("nnexp.kind") != "sweep"]  # nnexp's parent run of the sweep
-            if len(runs) != jobs or any(r.info.status != "FINISHED" for r in runs):
-                raise RuntimeError(f"{tool}: {len(runs)} runs in the store, "
-                                   f"{sum(r.info.status == 'FINISHED' for r in runs)} finished; {jobs} jobs ran")
-            train = sum(r.data.metrics["time/train_s"] for r in runs)
+            runs = load_runs(tool, uri)  # experiment "nnexp" or "peer"
+            if "tags.nnexp.kind" in runs:
+                runs = runs[runs["tags.nnexp.kind"] != "sweep"]  # nnexp's parent run of the sweep
+            finished = int((runs["status"] == "FINISHED").sum())
+            if len(runs) != jobs or finished != jobs:
+                raise RuntimeError(f"{tool}: {len(runs)} runs in the store, {finished} finished; {jobs} jobs ran")
+            train = float(runs["metrics.time/train_s"].sum())
             result.update(runs=len(runs), train_s=train, overhead_s=(wall - train) / len(runs))
     return result
 

@@ -48,12 +48,12 @@ def curves(runs, keys, uri):
 
 def weights_symmetric(run_id, uri):
     """True when every hidden layer's weight columns are bitwise identical in the saved weights; None if absent."""
-    from nnexp.tracking import client
+    from nnexp.tracking import download
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            w = np.load(client(uri).download_artifacts(run_id, "weights.npz", tmp), allow_pickle=False)
+            w = np.load(download(run_id, "weights.npz", tmp, uri), allow_pickle=False)
             mats = [w[k] for k in sorted(w.files) if k.startswith("W")][:-1]
             return all((m == m[:, :1]).all() for m in mats)
     except Exception:  # noqa: BLE001 - no artifact, or not downloadable: the check is just skipped

@@ -43,11 +43,11 @@ def trask_trace(uri):
 def trask_outputs(uri):
     """The 2-layer network's outputs: one forward pass of its logged final weights."""
     from nnexp.activations import Sigmoid
-    from nnexp.tracking import client
+    from nnexp.tracking import download
 
     run = latest_run("trask_2layer", uri)
     with tempfile.TemporaryDirectory() as tmp:
-        path = client(uri).download_artifacts(run.run_id, "weights.npz", tmp)
+        path = download(run.run_id, "weights.npz", tmp, uri)
         with np.load(path, allow_pickle=False) as w:
             outputs = Sigmoid().fn(XOR_X @ w["W1"])[:, 0]
     return pd.DataFrame({"row": range(4), "printed": TRASK_2LAYER, "nnexp": outputs,

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tracking.read import histories, load_runs  # noqa: F401 (histories: for the study scripts)
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 REPORT = RESULTS / "README.md"
@@ -51,8 +53,6 @@ def latest_sweep(experiment: str, tracking_uri=None):
     Columns: run_id, status, and MLflow's `params.*`, `metrics.*` (last values), `tags.*`.
     Raises LookupError when the experiment or its sweep is missing.
     """
-    from .tracking import load_runs
-
     runs = load_runs(experiment, tracking_uri)
     if runs is None or len(runs) == 0:
         raise LookupError(f"no runs of experiment {experiment!r} in the MLflow store; run its preset first")
@@ -69,26 +69,12 @@ def latest_sweep(experiment: str, tracking_uri=None):
 
 def latest_run(experiment: str, tracking_uri=None):
     """The most recent single run (not part of a sweep) of `experiment`, as a row (pandas Series)."""
-    from .tracking import load_runs
-
     runs = load_runs(experiment, tracking_uri)
     if runs is None or len(runs) == 0:
         raise LookupError(f"no runs of experiment {experiment!r} in the MLflow store; run its preset first")
     if "tags.mlflow.parentRunId" in runs:
         runs = runs[runs["tags.mlflow.parentRunId"].isna()]
     return runs.sort_values("start_time").iloc[-1]
-
-
-def histories(run_ids, keys, tracking_uri=None):
-    """Tidy per-evaluation values: run_id, key, step, value, for the given metric keys."""
-    import pandas as pd
-
-    from .tracking import client
-
-    c = client(tracking_uri)
-    rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
-            for m in c.get_metric_history(rid, key)]
-    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
 
 
 def t_interval(values, level=0.95):

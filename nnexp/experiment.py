@@ -75,12 +75,12 @@ def load_checkpoint(tracker, run_id, cfg):
     import tempfile
 
     from .checkpoint import FILES, Checkpoint
-    from .tracking import flatten
+    from .tracking import artifact_names, download, flatten, get_run
 
     if not tracker.uri:
         raise ConfigError("trainer.resume", "needs tracking (the checkpoint is in the MLflow run); not tracking=none")
     try:
-        old = tracker.client.get_run(run_id)
+        old = get_run(run_id, tracker.uri)
     except Exception as e:
         raise ConfigError("trainer.resume", f"no run {run_id!r} in {tracker.uri}") from e
     now = flatten(OmegaConf.to_container(cfg, resolve=True))
@@ -88,13 +88,13 @@ def load_checkpoint(tracker, run_id, cfg):
         if not key.startswith(IGNORED_ON_RESUME) and now.get(key) != old.data.params.get(key):
             raise ConfigError("trainer.resume", f"run {run_id} was made with {key}={old.data.params.get(key)}, "
                                                 f"not {now.get(key)}; resume it with the config it ran")
-    names = {a.path for a in tracker.client.list_artifacts(run_id)}
+    names = artifact_names(run_id, tracker.uri)
     if not set(FILES) <= names:
         raise ConfigError("trainer.resume", f"run {run_id} has no checkpoint (it ended {old.info.status}; "
                                             "only an interrupted run saves one)")
     with tempfile.TemporaryDirectory() as tmp:
         for name in FILES:
-            tracker.client.download_artifacts(run_id, name, tmp)
+            download(run_id, name, tmp, tracker.uri)
         return Checkpoint.load(tmp)
 
 

@@ -21,8 +21,9 @@ from .study import compose_job, counted, open_study, run_workers
 def close_orphans(tracker, parent_run_id, study):
     """MLflow runs of trials whose worker died (killed mid-trial) end FAILED: nothing stays RUNNING."""
     running = {t.number for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"}
-    exp = tracker.client.get_run(parent_run_id).info.experiment_id
-    for r in tracker.client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"):
+    from ..tracking import runs_under
+
+    for r in runs_under(parent_run_id, tracker.uri, status="RUNNING"):
         if int(r.data.tags.get("optuna.trial", -1)) not in running:
             tracker.close_other(r.info.run_id, "FAILED", "its worker died mid-trial (stale heartbeat)")
 
@@ -154,9 +155,9 @@ def summary(study, s, before, best_yaml, parent, tracking_uri):
     if best_yaml:
         print(f"best config: {best_yaml}\n  rerun it with: python -m nnexp --config-path "
               f"{best_yaml.parent.resolve()} --config-name {best_yaml.stem}")
-    from ..tracking import client, ui_hint
+    from ..tracking import get_run, ui_hint
 
-    experiment_id = client(tracking_uri).get_run(parent).info.experiment_id if parent else None
+    experiment_id = get_run(parent, tracking_uri).info.experiment_id if parent else None
     print(f"MLflow parent run {parent} in {tracking_uri}; {ui_hint(tracking_uri, experiment_id)}")
     print(f"open the study with: optuna-dashboard {storage} --host 127.0.0.1")
     return best.value
