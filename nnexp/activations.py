@@ -6,9 +6,8 @@ only one with a learned parameter: a slope per unit, updated by the optimiser li
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .errors import ConfigError
+from .xp import errstate, namespace
 
 
 class Activation:
@@ -37,13 +36,14 @@ class Sigmoid(Activation):
     saturates = True
 
     def fn(self, z):
-        with np.errstate(over="ignore"):  # e^-z overflows to inf for z << 0: σ = 0, correct
-            if np.ndim(z) == 0:
-                return 1 / (1 + np.exp(-z))
-            a = np.negative(z)  # 1 / (1 + e^-z) in one array: the same bits, a quarter faster
-            np.exp(a, out=a)
+        xp = namespace(z)
+        with errstate(xp, over="ignore"):  # e^-z overflows to inf for z << 0: σ = 0, correct
+            if xp.ndim(z) == 0:
+                return 1 / (1 + xp.exp(-z))
+            a = xp.negative(z)  # 1 / (1 + e^-z) in one array: the same bits, a quarter faster
+            xp.exp(a, out=a)
             a += 1
-            return np.reciprocal(a, out=a)
+            return xp.reciprocal(a, out=a)
 
     def grad(self, z, a):
         return a * (1 - a)
@@ -61,7 +61,7 @@ class Tanh(Activation):
     saturates = True
 
     def fn(self, z):
-        return np.tanh(z)
+        return namespace(z).tanh(z)
 
     def grad(self, z, a):
         return 1 - a * a
@@ -79,7 +79,7 @@ class ReLU(Activation):
     can_die = True
 
     def fn(self, z):
-        return np.maximum(z, 0)
+        return namespace(z).maximum(z, 0)
 
     def grad(self, z, a):
         return (z > 0).astype(z.dtype)
@@ -94,10 +94,10 @@ class LeakyReLU(Activation):
         self.slope = slope
 
     def fn(self, z):
-        return np.where(z > 0, z, self.slope * z)
+        return namespace(z).where(z > 0, z, self.slope * z)
 
     def grad(self, z, a):
-        return np.where(z > 0, 1, self.slope).astype(z.dtype)
+        return namespace(z).where(z > 0, 1, self.slope).astype(z.dtype)
 
     def __repr__(self):
         return f"LeakyReLU(slope={self.slope})"
@@ -118,16 +118,16 @@ class PReLU(Activation):
 
     def fn(self, z, alpha=None):
         alpha = self.slope if alpha is None else alpha
-        return np.where(z > 0, z, alpha * z)
+        return namespace(z).where(z > 0, z, alpha * z)
 
     def grad(self, z, a, alpha=None):
         alpha = self.slope if alpha is None else alpha
-        return np.where(z > 0, 1, alpha).astype(z.dtype)
+        return namespace(z).where(z > 0, 1, alpha).astype(z.dtype)
 
     @staticmethod
     def alpha_grad(z, dA):
         """dL/dα_j = Σ_batch dA · z where z <= 0.   z, dA: (batch, n)."""
-        return (dA * np.minimum(z, 0)).sum(axis=0)
+        return (dA * namespace(z).minimum(z, 0)).sum(axis=0)
 
     def __repr__(self):
         return f"PReLU(init_slope={self.slope})"
@@ -142,7 +142,7 @@ class Linear(Activation):
         return z
 
     def grad(self, z, a):
-        return np.ones_like(z)
+        return namespace(z).ones_like(z)
 
 
 class Softmax(Activation):
@@ -155,7 +155,7 @@ class Softmax(Activation):
     name = "softmax"
 
     def fn(self, z):
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        e = namespace(z).exp(z - z.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
 
     def grad(self, z, a):

@@ -328,7 +328,7 @@ def normalise(argv):
 
 def main(argv=None) -> None:
     """Entry point: pre-flight checks, then Hydra. Sweep parent runs never stay RUNNING."""
-    from .tracking import close_open_parents
+    from .tracking import INTERRUPTED, close_open_parents
 
     argv = normalise(sys.argv[1:] if argv is None else argv)
     sys.argv[1:] = argv  # what Hydra parses
@@ -341,7 +341,7 @@ def main(argv=None) -> None:
     try:
         hydra_main()
     except KeyboardInterrupt:
-        close_open_parents("KILLED", "interrupted (SIGINT/SIGTERM)")
+        close_open_parents("KILLED", INTERRUPTED)
         sys.exit(130)
     finally:
         close_open_parents("FAILED", "the sweep stopped with an error")

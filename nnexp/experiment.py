@@ -206,12 +206,9 @@ class Job:
                 tracker.log_artifacts(saved.writers())
                 print(f"nnexp: interrupted; checkpoint at step {saved.step} saved in run {tracker.run_id}: continue "
                       f"with the same arguments and trainer.resume={tracker.run_id}", file=sys.stderr)
-            tracker.end("KILLED", "interrupted (SIGINT/SIGTERM)"
-                        + (f"; checkpoint at step {saved.step}" if saved is not None and tracker.run_id else ""))
-        elif isinstance(e, RunStopped):
-            tracker.end(e.status, e.reason)
+            tracker.fail(e, f"; checkpoint at step {saved.step}" if saved is not None and tracker.run_id else "")
         else:
-            tracker.end("FAILED", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            tracker.fail(e)
 
 
 def run(cfg, progress=None, callback=None, parent_run_id=None, tags=None, run_name=None, curve=True):

@@ -8,15 +8,15 @@ The loss of a sample is summed over output units; the trainer averages over the 
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .activations import Softmax
 from .errors import ConfigError
+from .xp import namespace
 
 
 def _log(x):
     """log clipped at the smallest positive float, so a saturated output gives a large finite loss."""
-    return np.log(np.maximum(x, np.finfo(x.dtype).tiny))
+    xp = namespace(x)
+    return xp.log(xp.maximum(x, xp.finfo(x.dtype).tiny))
 
 
 def _softmax_ce(z, y):
@@ -27,12 +27,13 @@ def _softmax_ce(z, y):
     dominates (a confident right answer: a loss of e^-300 is reported as such, not as 0). Both
     terms of  C = Σ_k y_k · (log Σ_j e^{s_j}) - Σ_k y_k s_k  are >= 0 for y >= 0: no cancellation.
     """
-    rows = np.arange(len(z))
+    xp = namespace(z)
+    rows = xp.arange(len(z))
     top = z.argmax(axis=1)
     s = z - z[rows, top][:, None]  # (batch, n_out), <= 0
-    e = np.exp(s)
+    e = xp.exp(s)
     e[rows, top] = 0  # the argmax's term e^0 = 1 is the 1 of log1p
-    lse = np.log1p(e.sum(axis=1))  # log Σ_j e^{s_j}  (batch,)
+    lse = xp.log1p(e.sum(axis=1))  # log Σ_j e^{s_j}  (batch,)
     return lse * y.sum(axis=1) - (y * s).sum(axis=1)
 
 
@@ -44,7 +45,8 @@ def _sigmoid_ce(z, y):
     numbers cancel (a saturated right answer, z = 50 with y = 1, gives e^-50; y = 0.99 at z = 1000
     gives 10 + e^-1000 from one product, not 1000 - 990).
     """
-    return (np.where(z > 0, (1 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
+    xp = namespace(z)
+    return (xp.where(z > 0, (1 - y) * z, -y * z) + xp.log1p(xp.exp(-xp.abs(z)))).sum(axis=1)
 
 
 class Loss:

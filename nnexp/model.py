@@ -7,23 +7,24 @@ The output delta dL/dz_L comes from the loss (losses.py), which knows the output
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .activations import PReLU
+from .xp import DEFAULT, namespace
 
 
 class MLP:
     """Weights `W[l]` (n_in, n_out), biases `b[l]` (n_out,) or None, PReLU slopes `alpha[l]`."""
 
-    def __init__(self, sizes, hidden, output, *, bias=True, dtype=np.float32,
-                 init, bias_init=0.0, rng):
+    def __init__(self, sizes, hidden, output, *, bias=True, dtype="float32",
+                 init, bias_init=0.0, rng, xp=DEFAULT):
+        """`init(n_in, n_out, rng)` draws a weight matrix on the host (numpy, from the numpy Generator
+        `rng`); the parameters are then arrays of `xp` (see nnexp.xp)."""
         self.sizes = list(sizes)  # [n_in, h_1, ..., h_k, n_out]
-        self.dtype = np.dtype(dtype)
+        self.dtype = xp.dtype(dtype)
         n_layers = len(sizes) - 1
         self.acts = [hidden] * (n_layers - 1) + [output]
-        self.W = [init(n_in, n_out, rng).astype(self.dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-        self.b = [np.full(n, bias_init, dtype=self.dtype) if bias else None for n in sizes[1:]]
-        self.alpha = [np.full(n, act.slope, dtype=self.dtype) if isinstance(act, PReLU) else None
+        self.W = [xp.asarray(init(n_in, n_out, rng).astype(self.dtype)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        self.b = [xp.full(n, bias_init, dtype=self.dtype) if bias else None for n in sizes[1:]]
+        self.alpha = [xp.full(n, act.slope, dtype=self.dtype) if isinstance(act, PReLU) else None
                       for n, act in zip(sizes[1:], self.acts)]
         # where each layer's W, b, alpha sit in params(): (i_W, i_b or None, i_alpha or None)
         self._slots_flat = [name for name, _ in self.params()]
@@ -87,7 +88,7 @@ class MLP:
             if opt is not None:
                 opt.apply_outer(i_W, As[l], dZ)
             else:  # dW (n_in, n_out); one sample: an outer product, where np.dot is ~6x faster than matmul
-                grads[i_W] = np.dot(As[l].T, dZ) if len(dZ) == 1 else As[l].T @ dZ
+                grads[i_W] = namespace(dZ).dot(As[l].T, dZ) if len(dZ) == 1 else As[l].T @ dZ
             if i_b is not None:
                 grads[i_b] = dZ.sum(axis=0)  # db (n_out,)
             if i_alpha is not None:  # hidden PReLU: dA is this layer's output gradient

@@ -11,7 +11,7 @@ thread pool then fights numpy's for the two cores: ten times slower here, so not
 """
 from __future__ import annotations
 
-import numpy as np
+from .xp import namespace
 
 
 class SGD:
@@ -20,7 +20,8 @@ class SGD:
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.fused = fused  # the trainer hands weight gradients to apply_outer instead of step
         self.decay = [weight_decay > 0 and name.startswith("W") for name, _ in params]
-        self.velocity = [np.zeros_like(p) for _, p in params] if momentum else None
+        self.xp = namespace(*(p for _, p in params))
+        self.velocity = [self.xp.zeros_like(p) for _, p in params] if momentum else None
         self.buffers = [None] * len(params)  # apply_outer's gradient workspace, made on first use
 
     def step(self, grads):
@@ -48,12 +49,12 @@ class SGD:
         buffer kept between steps: a fresh W-sized array every step costs page faults that take
         about as long as the matmul itself."""
         if self.buffers[i] is None:
-            self.buffers[i] = np.empty_like(self.params[i][1])
+            self.buffers[i] = self.xp.empty_like(self.params[i][1])
         g = self.buffers[i]
         if len(A) == 1:
-            np.dot(A.T, dZ, out=g)  # one sample: the outer product, where np.dot is ~6x faster than matmul
+            self.xp.dot(A.T, dZ, out=g)  # one sample: the outer product, where np.dot is ~6x faster than matmul
         else:
-            np.matmul(A.T, dZ, out=g)
+            self.xp.matmul(A.T, dZ, out=g)
         self.apply(i, g)
 
     def __repr__(self):

@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
-
 from .model import MLP
 from .errors import RunStopped
 from .train import diagnostics_due, measure, output_deltas, schedule
+from .xp import errstate, namespace
 
 
 class Population:
@@ -32,19 +31,20 @@ class Population:
     def __init__(self, models, opts):
         m0 = models[0]
         self.members, self.acts, self.dtype = list(models), m0.acts, m0.dtype
+        self.xp = xp = namespace(m0.W[0])  # the members' array module
         L = len(m0.W)
-        self.W = [np.stack([m.W[l] for m in models]) for l in range(L)]
-        self.b = [None if m0.b[l] is None else np.stack([m.b[l] for m in models])[:, None, :] for l in range(L)]
-        self.alpha = [None if m0.alpha[l] is None else np.stack([m.alpha[l] for m in models])[:, None, :]
+        self.W = [xp.stack([m.W[l] for m in models]) for l in range(L)]
+        self.b = [None if m0.b[l] is None else xp.stack([m.b[l] for m in models])[:, None, :] for l in range(L)]
+        self.alpha = [None if m0.alpha[l] is None else xp.stack([m.alpha[l] for m in models])[:, None, :]
                       for l in range(L)]
-        col = lambda v: np.array(v, dtype=self.dtype)[:, None, None]  # noqa: E731  one value per member
+        col = lambda v: xp.asarray(v, dtype=self.dtype)[:, None, None]  # noqa: E731  one value per member
         self.lr = col([o.lr for o in opts])
         self.momentum = col([o.momentum for o in opts]) if opts[0].momentum else None
         self.weight_decay = col([o.weight_decay for o in opts]) if opts[0].weight_decay > 0 else None
         # velocity and gradient buffers per parameter, (W, b, alpha) per layer
-        self.velocity = [[None if p is None else np.zeros_like(p) for p in (W, b, a)] if self.momentum is not None
+        self.velocity = [[None if p is None else xp.zeros_like(p) for p in (W, b, a)] if self.momentum is not None
                          else [None, None, None] for W, b, a in zip(self.W, self.b, self.alpha)]
-        self.buffers = [np.empty_like(W) for W in self.W]
+        self.buffers = [xp.empty_like(W) for W in self.W]
         self._bind()
 
     def __len__(self):
@@ -62,12 +62,13 @@ class Population:
 
     def keep(self, index):
         """Go on with the members at `index` only (the others stopped); their numbers are unchanged."""
-        index = np.asarray(index, dtype=np.intp)
-        pick = lambda a: None if a is None else np.ascontiguousarray(a[index])  # noqa: E731
+        xp = self.xp
+        index = xp.asarray(index, dtype=xp.intp)
+        pick = lambda a: None if a is None else xp.ascontiguousarray(a[index])  # noqa: E731
         self.W, self.b, self.alpha = [pick(a) for a in self.W], [pick(a) for a in self.b], [pick(a) for a in self.alpha]
         self.lr, self.momentum, self.weight_decay = pick(self.lr), pick(self.momentum), pick(self.weight_decay)
         self.velocity = [[pick(v) for v in layer] for layer in self.velocity]
-        self.buffers = [np.empty_like(W) for W in self.W]
+        self.buffers = [xp.empty_like(W) for W in self.W]
         self.members = [self.members[i] for i in index]
         self._bind()
 
@@ -118,12 +119,12 @@ class Population:
                 grads[l] = As[l].transpose(0, 2, 1) @ dZ
             else:
                 g = self.buffers[l]
-                np.matmul(As[l].transpose(0, 2, 1), dZ, out=g)
+                self.xp.matmul(As[l].transpose(0, 2, 1), dZ, out=g)
                 self._apply(l, 0, self.W[l], g)
                 if self.b[l] is not None:
                     self._apply(l, 1, self.b[l], dZ.sum(axis=1, keepdims=True))
                 if self.alpha[l] is not None:
-                    self._apply(l, 2, self.alpha[l], (dA * np.minimum(zs[l], 0)).sum(axis=1, keepdims=True))
+                    self._apply(l, 2, self.alpha[l], (dA * self.xp.minimum(zs[l], 0)).sum(axis=1, keepdims=True))
             if l > 0:
                 dA = dA_below
                 act, z, a = self.acts[l - 1], zs[l - 1], As[l]
@@ -181,10 +182,11 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
         plan[k] for k in ("B", "steps_per_epoch", "total", "eval_every", "per_epoch", "repeat", "scale", "probe"))
     loss = losses[0]
     pop = Population(models, opts)
-    Xs = np.stack([d["train"][0] for d in datas])  # (P, n, d): each member's own training rows
-    Ts = np.stack([d["train"][1] for d in datas])
+    xp = pop.xp
+    Xs = xp.stack([d["train"][0] for d in datas])  # (P, n, d): each member's own training rows
+    Ts = xp.stack([d["train"][1] for d in datas])
     order_X, order_T = Xs.copy(), Ts.copy()       # this epoch's order, per member
-    splits = {split: np.stack([d[split][0] for d in datas]) for split in ("val", "test")}  # (P, n_split, d)
+    splits = {split: xp.stack([d[split][0] for d in datas]) for split in ("val", "test")}  # (P, n_split, d)
     alive = list(range(P))                          # members still training, in stacked order
     results, histories = [None] * P, [[] for _ in range(P)]
     bests = [{"val/acc": -math.inf, "epoch": 0.0} for _ in range(P)]
@@ -262,20 +264,20 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
     started_at = time.time()
     record()
     try:
-        with np.errstate(over="ignore", invalid="ignore"):
+        with errstate(xp, over="ignore", invalid="ignore"):
             while step < total and alive:
                 tic = time.perf_counter()
                 if cfg.get("replacement"):
-                    idx = np.stack([rngs[k].integers(0, n, size=B) for k in alive])
-                    xb = np.take_along_axis(Xs, idx[:, :, None], axis=1)
-                    tb = np.take_along_axis(Ts, idx[:, :, None], axis=1)
+                    idx = xp.stack([xp.asarray(rngs[k].integers(0, n, size=B)) for k in alive])  # host RNGs
+                    xb = xp.take_along_axis(Xs, idx[:, :, None], axis=1)
+                    tb = xp.take_along_axis(Ts, idx[:, :, None], axis=1)
                 else:
                     if pos >= n:
                         if cfg.get("shuffle", True) and B < n:
                             for p, k in enumerate(alive):
                                 perms[k] = rngs[k].permutation(n)
-                                np.take(Xs[p], perms[k], axis=0, out=order_X[p])
-                                np.take(Ts[p], perms[k], axis=0, out=order_T[p])
+                                xp.take(Xs[p], xp.asarray(perms[k]), axis=0, out=order_X[p])
+                                xp.take(Ts[p], xp.asarray(perms[k]), axis=0, out=order_T[p])
                         pos = 0
                     xb, tb = order_X[:, pos:pos + B], order_T[:, pos:pos + B]
                     pos += B

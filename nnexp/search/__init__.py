@@ -130,11 +130,8 @@ def run_search(cfg, overrides, out_dir: Path):
                                for p in plots + ([best_yaml] if best_yaml else [])})
         states = [t.state.name for t in study.get_trials(deepcopy=False)]
         tracker.set_tags({f"optuna.{k.lower()}": states.count(k) for k in ("COMPLETE", "PRUNED", "FAIL")})
-    except KeyboardInterrupt:
-        tracker.end("KILLED", "search interrupted (SIGINT/SIGTERM)")
-        raise
     except BaseException as e:
-        tracker.end("FAILED", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        tracker.fail(e)
         raise
     tracker.end("FINISHED")
     return summary(study, s, before, best_yaml, parent, tracker.uri)

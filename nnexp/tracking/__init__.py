@@ -10,7 +10,7 @@ under it. Metrics go in one `log_batch` per flush, never one call per value. Eve
 FINISHED, FAILED or KILLED, with a reason tag.
 """
 from .read import artifact_names, download, get_run, histories, load_runs, runs_under  # noqa: F401
-from .run import REASON_TAG, NullTracker, Tracker, make_tracker  # noqa: F401
+from .run import INTERRUPTED, REASON_TAG, NullTracker, Tracker, end_status, make_tracker  # noqa: F401
 from .store import (DEFAULT_URI, EXPERIMENT_TAGS, SCHEMES, check_uri, client, flatten, git_commit,  # noqa: F401
                     resolve_uri)
 from .sweep import (PARENT_ENV, SWEPT_ENV, SweepParentRun, close_open_parents, job_name, swept_keys,  # noqa: F401

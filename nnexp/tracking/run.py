@@ -10,10 +10,22 @@ import time
 from pathlib import Path
 
 import nnexp
+from ..errors import RunStopped
 from ..locks import uninterrupted
 from .store import client, experiment_id, git_commit, resolve_uri, write
 
 REASON_TAG = "nnexp.end_reason"
+INTERRUPTED = "interrupted (SIGINT/SIGTERM)"
+
+
+def end_status(e: BaseException) -> tuple[str, str]:
+    """How a run ends when exception `e` stops it: (MLflow status, one reason line). An interrupt is
+    KILLED, a RunStopped (e.g. a pruned trial) says its own status, anything else is FAILED."""
+    if isinstance(e, KeyboardInterrupt):
+        return "KILLED", INTERRUPTED
+    if isinstance(e, RunStopped):
+        return e.status, e.reason
+    return "FAILED", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 class Tracker:
@@ -159,6 +171,11 @@ class Tracker:
         self.flush({REASON_TAG: reason} if reason else None)  # the last metrics and the reason: one call
         write(self.client.set_terminated, self.run_id, status)
         self.run_id = None
+
+    def fail(self, e: BaseException, detail: str = ""):
+        """End the run as exception `e` says (end_status), `detail` appended to the reason."""
+        status, reason = end_status(e)
+        self.end(status, reason + detail)
 
 
 class NullTracker(Tracker):
