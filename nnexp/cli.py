@@ -74,37 +74,6 @@ def _variants(overrides, sweeper_params):
             yield fixed + first[:i] + [v] + first[i + 1:]
 
 
-_ABSENT = object()
-
-
-def _sets_a_value(override, base, others) -> bool:
-    """Whether a swept override only changes the value of a key the composed `base` job has (no
-    group, no package, no +/~, no hydra key, not a config node, no other override on the same
-    subtree). Composition cannot fail for one value of such a key and not for another: a variant
-    with another value is `base` with that value set, the way Hydra sets it (no new composition)."""
-    from hydra.core.override_parser.types import OverrideType
-    from omegaconf import OmegaConf
-
-    key = override.key_or_group
-    if override.type != OverrideType.CHANGE or override.package is not None or key.split(".")[0] == "hydra":
-        return False
-    if any(k != key and (k.startswith(key + ".") or key.startswith(k + ".")) for k in others):
-        return False
-    node = OmegaConf.select(base, key, default=_ABSENT, throw_on_missing=False)
-    return node is not _ABSENT and not isinstance(node, DictConfig)  # a list is a value, set whole
-
-
-def _with_value(base, line):
-    """`base` with one override line applied as Hydra applies a value change (OmegaConf.update, merge)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
-
-    o = OverridesParser.create().parse_override(line)
-    job = base.copy()
-    OmegaConf.update(job, o.key_or_group, o.value(), merge=True)
-    return job
-
-
 _preflighted: list = []  # the task overrides of the commands whose every job the pre-flight composed
 
 
@@ -125,7 +94,7 @@ def preflight(argv) -> None:
     Every combination of the values of the swept config groups (and other structural overrides:
     +key, ~key, hydra keys) is composed, as Hydra's sweeper would compose each job; every value of
     every sweep is validated once. A swept value of a plain key (seed=0,1,2 optim.lr=...) is set on
-    a composed job instead of composing again (see _sets_a_value): a 30-job grid of values is one
+    a composed job instead of composing again (see compose.sets_a_value): a 30-job grid of values is one
     composition, not 30 (and Hydra's own sweeper check is then skipped, see `preflighted`)."""
     import itertools
 
@@ -134,6 +103,7 @@ def preflight(argv) -> None:
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
+    from .compose import sets_a_value, with_value
     from .tracking import check_uri
 
     args = get_args_parser().parse_args(argv)
@@ -155,7 +125,7 @@ def preflight(argv) -> None:
             firsts = [vals[0] for _, vals in sweeps]
             base = compose(config_name, overrides=fixed + firsts)
             keys = [o.key_or_group for o, _ in sweeps]
-            plain = [_sets_a_value(o, base, keys) for o, _ in sweeps]
+            plain = [sets_a_value(o, base, keys) for o, _ in sweeps]
             composed = {}  # the values of the structural sweeps -> their job, composed
             for combo in itertools.product(*[vals if not p else [vals[0]] for (_, vals), p in zip(sweeps, plain)]):
                 composed[combo] = base if list(combo) == firsts else compose(config_name, overrides=fixed + list(combo))
@@ -166,7 +136,7 @@ def preflight(argv) -> None:
                     job = None
                     if plain[i]:
                         try:
-                            job = _with_value(base, v)
+                            job = with_value(base, v)
                         except Exception:
                             job = None  # composing it gives Hydra's own message
                     if job is None:

@@ -22,7 +22,7 @@ from .model import MLP
 from .optim import SGD
 from .shapes import match_widths
 from .train import encode_targets, train
-from .tracking import PARENT_ENV, flatten, make_tracker
+from .tracking import current_parent, flatten, make_tracker
 
 
 def hidden_widths(cfg, n_in, n_out):
@@ -144,7 +144,7 @@ class Job:
         self.ds, self.model, self.loss, self.data, self.opt, self.rng = prepare(cfg)
         self.run_name = run_name or cfg.tracking.get("run_name") or \
             f"{'-'.join(map(str, self.model.sizes))} {cfg.activation.name} s{cfg.seed}"
-        self.parent_run_id = parent_run_id or os.environ.get(PARENT_ENV)
+        self.parent_run_id = parent_run_id or current_parent  # resolved when the run is created
         self.tracker = make_tracker(cfg.tracking)
         resume_id = cfg.trainer.get("resume")
         self.checkpoint = load_checkpoint(self.tracker, resume_id, cfg) if resume_id else None

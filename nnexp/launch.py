@@ -1,7 +1,7 @@
 """How nnexp's Hydra launcher runs a sweep: its jobs grouped by shape, each group one population.
 
-Hydra hands the launcher every job's overrides. Each job's config is composed once; jobs that
-population.same_shape puts together (the same network, data, batches and steps; any seed,
+Hydra hands the launcher every job's overrides. Each combination of config groups is composed
+once, the other jobs derived from it (nnexp.compose); jobs that population.same_shape puts together (the same network, data, batches and steps; any seed,
 learning rate, momentum, weight decay or initialiser) are trained as one population of up to
 `max_population` members, the others alone. Every job then goes through Hydra's own run_job,
 so its output folder, .hydra/ files, callbacks and return value are what the basic launcher
@@ -93,6 +93,28 @@ def _run_group(context, task_function, configs, config, singleton_state=None):
     return returns
 
 
+def compose_jobs(context, config, job_overrides):
+    """Every job's config as Hydra's load_sweep_config gives it, composing only the jobs that differ
+    from those composed before in more than plain values (compose.sweep_job): a grid of seeds and
+    learning rates is one composition per combination of its config groups."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from .compose import sweep_job
+
+    parser, composed, configs = OverridesParser.create(), [], []
+    for overrides in job_overrides:
+        parsed = parser.parse_overrides(list(overrides))
+        job = next((j for j in (sweep_job(base, done, parsed) for done, base in composed) if j is not None), None)
+        if job is None:
+            job = context.config_loader.load_sweep_config(config, list(overrides))
+            composed.append((parsed, job.copy()))
+        else:
+            OmegaConf.copy_cache(from_config=config, to_config=job)
+        configs.append(job)
+    return configs
+
+
 def launch(launcher, job_overrides, initial_job_idx):
     from hydra.core.utils import configure_log, setup_globals
     from omegaconf import open_dict
@@ -101,14 +123,11 @@ def launch(launcher, job_overrides, initial_job_idx):
     config, context = launcher.config, launcher.hydra_context
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-    configs = []
-    for n, overrides in enumerate(job_overrides):
-        idx = initial_job_idx + n
-        sweep_config = context.config_loader.load_sweep_config(config, list(overrides))
+    configs = compose_jobs(context, config, job_overrides)
+    for n, sweep_config in enumerate(configs):
         with open_dict(sweep_config):
-            sweep_config.hydra.job.id = idx
-            sweep_config.hydra.job.num = idx
-        configs.append(sweep_config)
+            sweep_config.hydra.job.id = initial_job_idx + n
+            sweep_config.hydra.job.num = initial_job_idx + n
     plan = groups(configs, launcher.max_population)
     sizes = ", ".join(str(len(g)) for g in plan)
     n_jobs = max(1, min(int(launcher.n_jobs), len(plan)))
@@ -120,6 +139,9 @@ def launch(launcher, job_overrides, initial_job_idx):
         from hydra.core.singleton import Singleton
         from joblib import Parallel, delayed
 
+        from .tracking import current_parent
+
+        current_parent()  # the worker processes inherit the sweep's parent run id (PARENT_ENV)
         state = Singleton.get_state()
         done = Parallel(n_jobs=n_jobs, backend="loky")(
             delayed(_run_group)(context, launcher.task_function, [configs[i] for i in g], config, state) for g in plan)

@@ -171,3 +171,31 @@ def test_an_interrupted_population_saves_each_member_and_each_resumes_alone(comp
         assert [{k: v for k, v in h.items() if k not in TIMES} for h in resumed["history"]] == \
             [{k: v for k, v in h.items() if k not in TIMES} for h in whole["history"]]
     assert not [r for r in all_runs(uri) if r.info.status != "FINISHED"]
+
+
+def _saved_job(folder, launcher):
+    """A job's saved .hydra files, without what names the launcher or the sweep folder."""
+    import yaml
+
+    files = {f: yaml.safe_load((folder / ".hydra" / f"{f}.yaml").read_text()) for f in ("config", "overrides", "hydra")}
+    h = files["hydra"]["hydra"]
+    for key in ("launcher", "sweep"):
+        h.pop(key)
+    h["runtime"].pop("output_dir")
+    h["overrides"]["hydra"] = [o for o in h["overrides"]["hydra"] if not o.startswith(("hydra/launcher=", "hydra.sweep.dir="))]
+    assert h["runtime"]["choices"].pop("hydra/launcher") == launcher
+    return files
+
+
+def test_the_launcher_gives_each_job_the_config_hydra_composes_for_it(cli, tmp_path):
+    """nnexp's launcher composes a sweep once per combination of its config groups and derives the
+    other jobs (seed, optim.lr) from it: every job's saved config, overrides and Hydra config are
+    those of Hydra's basic launcher, which composes each job."""
+    sweep = ["-m", "seed=0,1", "optim.lr=0.1,0.3", "model.hidden=[8],[4,4]", "activation=relu,tanh",
+             "trainer.epochs=1", "tracking=none"]
+    for launcher in ("nnexp", "basic"):
+        proc = cli(*sweep, f"hydra/launcher={launcher}", f"hydra.sweep.dir=sweep_{launcher}")
+        assert proc.returncode == 0, proc.stderr
+    for job in range(16):
+        assert _saved_job(tmp_path / "sweep_nnexp" / str(job), "nnexp") == \
+            _saved_job(tmp_path / "sweep_basic" / str(job), "basic"), job

@@ -33,7 +33,7 @@ def test_saved_weights_and_checkpoints_refuse_pickled_objects(tmp_path):
 
 def test_printed_server_commands_bind_to_localhost():
     found = 0
-    for path in (ROOT / "nnexp" / "tracking.py", ROOT / "nnexp" / "search" / "__init__.py"):
+    for path in (ROOT / "nnexp" / "tracking" / "sweep.py", ROOT / "nnexp" / "search" / "__init__.py"):
         text = re.sub(r'"\s*\n\s*f?"', "", path.read_text())  # join implicitly concatenated strings
         for line in re.findall(r"(?:mlflow ui|optuna-dashboard) [^\n]*", text):
             found += 1

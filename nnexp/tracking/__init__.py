@@ -13,5 +13,5 @@ from .read import artifact_names, download, get_run, histories, load_runs, runs_
 from .run import INTERRUPTED, REASON_TAG, NullTracker, Tracker, end_status, make_tracker  # noqa: F401
 from .store import (DEFAULT_URI, EXPERIMENT_TAGS, SCHEMES, check_uri, client, flatten, git_commit,  # noqa: F401
                     resolve_uri)
-from .sweep import (PARENT_ENV, SWEPT_ENV, SweepParentRun, close_open_parents, job_name, swept_keys,  # noqa: F401
-                    sweep_summary, ui_hint)
+from .sweep import (PARENT_ENV, SWEPT_ENV, SweepParentRun, close_open_parents, current_parent, job_name,  # noqa: F401
+                    swept_keys, sweep_summary, ui_hint)

@@ -77,6 +77,9 @@ class Tracker:
             self._error = e
 
     def _create(self, experiment, run_name, params, tags, parent_run_id):
+        """parent_run_id may be a function giving it (a sweep parent still being created)."""
+        if callable(parent_run_id):
+            parent_run_id = parent_run_id()
         self.client  # imports mlflow under the client lock: never two threads importing it at once
         from mlflow.entities import Param
 

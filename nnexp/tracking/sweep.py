@@ -42,6 +42,24 @@ def job_name(task_overrides) -> str | None:
     return " ".join(f"{k}={values[k]}" for k in keys if k in values) or None
 
 
+IN_PROCESS = ("PopulationLauncher", "BasicLauncher")  # launchers whose jobs start in this process
+
+
+def current_parent():
+    """The run id of this process's sweep parent, once it exists (waiting for its creation; None if that
+    failed, said at the sweep's end), exported in PARENT_ENV for processes started from here; in a
+    process without one (a joblib worker), PARENT_ENV's."""
+    if not _open_parents:
+        return os.environ.get(PARENT_ENV)
+    tracker = _open_parents[-1]
+    opening = tracker._opening
+    if opening is not None:
+        opening.join()
+    if tracker.run_id:
+        os.environ[PARENT_ENV] = tracker.run_id
+    return tracker.run_id
+
+
 class SweepParentRun(Callback):
     """Hydra callback: a parent MLflow run around a multirun; jobs nest under it via PARENT_ENV and
     are named by what they sweep (SWEPT_ENV). At the end it prints the sweep's summary."""
@@ -58,12 +76,17 @@ class SweepParentRun(Callback):
             return
         tracker = Tracker(config.tracking.get("uri"))
         preset = config.hydra.runtime.choices.get("experiment") or config.tracking.experiment
+        # Opening the store (importing mlflow: ~2 s) overlaps composing and training the first jobs when
+        # they run in this process (nnexp's launcher, the basic one); their runs ask current_parent().
+        in_process = str(config.hydra.launcher.get("_target_", "")).endswith(IN_PROCESS)
         tracker.start(config.tracking.experiment, run_name=f"{preset} sweep: {' x '.join(keys) or 'one job'}",
                       params={"sweep.params": str(sweep), "sweep.overrides": " ".join(overrides),
                               "sweep.keys": ",".join(keys)},
-                      tags={"nnexp.kind": "sweep", "seed": config.seed, "nnexp.preset": preset})
-        os.environ[PARENT_ENV] = tracker.run_id
+                      tags={"nnexp.kind": "sweep", "seed": config.seed, "nnexp.preset": preset},
+                      background=in_process)
         _open_parents.append(tracker)
+        if not in_process:
+            current_parent()
 
     def on_multirun_end(self, config, **kwargs):
         os.environ.pop(SWEPT_ENV, None)
@@ -71,6 +94,7 @@ class SweepParentRun(Callback):
             return
         tracker = _open_parents.pop()
         os.environ.pop(PARENT_ENV, None)
+        tracker.ready(wait=True)  # raises what creating it raised
         children = runs_under(tracker.run_id, tracker.uri)
         failed = [r for r in children if r.info.status != "FINISHED"]
         parent_id, experiment_id = tracker.run_id, tracker.experiment_id
