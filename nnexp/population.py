@@ -23,6 +23,9 @@ from .train import diagnostics_due, measure, output_deltas, schedule
 from .xp import errstate, namespace
 
 
+EVAL_BYTES = 16 << 20  # the activations of one layer over a split, for the members evaluated at once
+
+
 class Population:
     """Stacked parameters and optimiser state of `models` (MLPs of one shape), trained with the
     SGD settings of `opts` (their lr, momentum, weight decay; all with or all without momentum,
@@ -49,6 +52,15 @@ class Population:
 
     def __len__(self):
         return len(self.members)
+
+    def view(self, lo, hi):
+        """Members lo..hi-1 as a population sharing these arrays (for forward and weight_grads)."""
+        part = object.__new__(Population)
+        part.acts, part.dtype, part.xp = self.acts, self.dtype, self.xp
+        part.W = [W[lo:hi] for W in self.W]
+        part.b = [None if b is None else b[lo:hi] for b in self.b]
+        part.alpha = [None if a is None else a[lo:hi] for a in self.alpha]
+        return part
 
     def _bind(self):
         """Point every member's arrays at its slice of the stacked ones."""
@@ -210,21 +222,41 @@ def train_population(models, losses, opts, datas, cfg, rngs, *, callbacks=None):
                       "started_at": started_at, "history": histories[k], "population": P}
 
     def stacked_evaluation(full):
-        """The members' forward passes on every split and (`full`) weight gradients on the probe, at once."""
-        fwd = {"train": pop.forward(Xs)}
-        for split in ("val", "test"):
-            if splits[split].shape[1]:
-                fwd[split] = pop.forward(splits[split])
-        member = lambda f, p: ([z[p] for z in f[0]], [a[p] for a in f[1]])  # noqa: E731
-        if not full:
-            return lambda p: ({s: member(f, p) for s, f in fwd.items()}, None)
-        zs, As = fwd["train"]
-        if probe is None:
-            gz, gA, gT = zs, As, Ts
-        else:
-            gz, gA, gT = [z[:, probe] for z in zs], [a[:, probe] for a in As], Ts[:, probe]
-        grads = pop.weight_grads(gz, gA, *stacked_deltas(loss, gz[-1], gA[-1], gT, 1.0 / gT.shape[1]))
-        return lambda p: ({s: member(f, p) for s, f in fwd.items()}, [g[p] for g in grads])
+        """The members' forward passes on every split and (`full`) weight gradients on the probe,
+        for member p on demand: members are evaluated a chunk at a time, so that a chunk's
+        activations stay within EVAL_BYTES (a whole population of big networks on a big split would
+        stream through memory, slower than the members one by one)."""
+        rows = max([Xs.shape[1]] + [splits[s].shape[1] for s in ("val", "test")])
+        per_member = rows * max(W.shape[-1] for W in pop.W) * pop.dtype.itemsize
+        size = max(1, EVAL_BYTES // max(per_member, 1))
+        cache = {}
+
+        def chunk(lo):
+            part = pop.view(lo, lo + size)
+            fwd = {"train": part.forward(Xs[lo:lo + size])}
+            for split in ("val", "test"):
+                if splits[split].shape[1]:
+                    fwd[split] = part.forward(splits[split][lo:lo + size])
+            if not full:
+                return fwd, None
+            zs, As = fwd["train"]
+            T = Ts[lo:lo + size]
+            if probe is None:
+                gz, gA, gT = zs, As, T
+            else:
+                gz, gA, gT = [z[:, probe] for z in zs], [a[:, probe] for a in As], T[:, probe]
+            return fwd, part.weight_grads(gz, gA, *stacked_deltas(loss, gz[-1], gA[-1], gT, 1.0 / gT.shape[1]))
+
+        def of_member(p):
+            lo = p - p % size
+            if lo not in cache:
+                cache.clear()  # members are visited in order: one chunk alive at a time
+                cache[lo] = chunk(lo)
+            fwd, grads = cache[lo]
+            q = p - lo
+            return ({s: ([z[q] for z in f[0]], [a[q] for a in f[1]]) for s, f in fwd.items()},
+                    None if grads is None else [g[q] for g in grads])
+        return of_member
 
     def record():
         nonlocal order_X, order_T, Xs, Ts

@@ -42,8 +42,7 @@ def assert_same(model_a, res_a, model_b, res_b):
 BASE = ["trainer.progress=false", "tracking=none"]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [
+SHAPES = [
     ["model.hidden=[16]", "trainer.epochs=3"],
     ["model.hidden=[6]", "dataset.val_frac=0", "trainer.epochs=2", "trainer.probe=null"],
     ["model.hidden=[8,8]", "activation=prelu", "trainer.batch_size=1", "trainer.steps=150", "trainer.eval_every=50",
@@ -53,8 +52,26 @@ BASE = ["trainer.progress=false", "tracking=none"]
     ["dataset=xor", "model.hidden=[3]", "activation=sigmoid", "trainer.replacement=true", "trainer.steps=40",
      "trainer.eval_every=10", "trainer.batch_size=2"],
     ["optim=momentum", "model.hidden=[10]", "optim.weight_decay=0.001", "trainer.epochs=2", "trainer.batch_size=20"],
-])
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_each_member_is_bit_identical_to_the_member_alone(compose_cfg, dtype, shape):
+    _check_members(compose_cfg, dtype, shape)
+
+
+@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2]])
+def test_members_evaluated_a_chunk_at_a_time_are_the_same_bits(compose_cfg, monkeypatch, shape):
+    """A population evaluates as many members at once as keep a split's activations within
+    EVAL_BYTES; at 1 byte, one at a time: the numbers do not change."""
+    import nnexp.population
+
+    monkeypatch.setattr(nnexp.population, "EVAL_BYTES", 1)
+    _check_members(compose_cfg, "float32", shape)
+
+
+def _check_members(compose_cfg, dtype, shape):
     rng = np.random.default_rng(abs(hash((dtype, *shape))) % 2**32)
     cfgs = []
     for i in range(4):
