@@ -157,9 +157,12 @@ def plot_fp32(h, out):
         ax1.text(h.step.max(), y, t, fontsize="x-small", color="grey", ha="right")
     for ax in (ax1, ax2):
         ax.xaxis.get_major_locator().set_params(integer=True)
+    broken = {dtype: bool((g["layer1/unit_spread"] > 1e-3).any()) for dtype, g in h.groupby("dtype")}
+    which = [d for d in ("float32", "float64") if broken.get(d)]
     ax1.set(yscale="log", ylim=(FLOOR / 10, 10), xlabel="epoch", ylabel="layer-1 unit spread",
-            title="Zero init, sigmoid: rounding breaks the symmetry")
-    ax2.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100), title="…and the float32 network then learns")
+            title="Zero init, sigmoid: " + (f"rounding breaks the symmetry ({', '.join(which)})" if which
+                                            else "the units stay identical in both dtypes"))
+    ax2.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100), title="Test accuracy")
     ax1.legend(title="dtype (one line per seed)", fontsize="small")
     save(fig, out / "float32_symmetry.png")
 
