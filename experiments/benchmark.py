@@ -361,8 +361,8 @@ def sweep_throughput(repeats, tiny, nnexp_extra=(), peer_extra=("trainer.threads
              f"{repeats}. Training time: the sum over the runs of their time/train_s (the SGD steps only, "
              "evaluations excluded; both log it); per-run overhead = (wall - training) / runs: start-up, "
              "imports, data, evaluations, tracking. nnexp does more per run than the peer: a parent run for "
-             "the sweep, the pre-flight check of every job, per-layer diagnostics at each evaluation, and "
-             "three artifacts per run (config, weights, learning-curve PNG); the peer imports torch, mlflow "
+             "the sweep, the pre-flight check of every job, per-layer diagnostics at the last evaluation, and "
+             "two artifacts per run (config, weights); the peer imports torch, mlflow "
              "and scikit-learn at its top as scripts do, also when it does not track. Threads: nnexp at numpy's "
              "default (`trainer.threads` unset); the peer at " +
              ("`trainer.threads=1` (torch.set_num_threads(1); at torch's default of 2 OpenMP threads its "
