@@ -5,6 +5,7 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import all_runs
 
 from nnexp.experiment import prepare
 from nnexp.population import same_shape, train_population
@@ -216,3 +217,17 @@ def test_the_launcher_gives_each_job_the_config_hydra_composes_for_it(cli, tmp_p
     for job in range(16):
         assert _saved_job(tmp_path / "sweep_nnexp" / str(job), "nnexp") == \
             _saved_job(tmp_path / "sweep_basic" / str(job), "basic"), job
+
+
+def test_populations_in_two_processes_nest_under_the_sweep_parent(cli):
+    """hydra.launcher.n_jobs=2: the populations train in worker processes; the parent run (created in
+    the background of the main process) is known to them, and every member nests under it."""
+    proc = cli("-m", "seed=0,1", "model.hidden=[4],[8]", "trainer.epochs=1", "hydra.launcher.n_jobs=2",
+               "tracking.log_artifacts=false")
+    assert proc.returncode == 0, proc.stderr
+    assert "in 2 processes: 2 populations (2, 2 members)" in proc.stderr + proc.stdout
+    runs = all_runs(cli.uri)
+    (parent,) = [r for r in runs if r.data.tags.get("nnexp.kind") == "sweep"]
+    members = [r for r in runs if r is not parent]
+    assert len(members) == 4 and all(r.data.tags.get("mlflow.parentRunId") == parent.info.run_id for r in members)
+    assert {r.info.status for r in runs} == {"FINISHED"} and {r.data.tags["nnexp.population"] for r in members} == {"2"}
