@@ -11,12 +11,13 @@ dead_vs_lr.png and its section of results/README.md.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import report_link, study_parser, RESULTS, figure, fmt_ci, histories, latest_sweep, markdown_table, save, summarise, write_section
+from nnexp.analysis import column, curves, report_link, study_parser, RESULTS, figure, fmt_ci, latest_sweep, markdown_table, save, summarise, write_section
 from nnexp.tracking import resolve_uri
 
 STUDY = "activation_compare"
@@ -26,7 +27,7 @@ CLAIM = 0.40  # seed 004 (after CS231n): "as much as 40% of the network can be d
 
 
 def tidy(raw: pd.DataFrame) -> pd.DataFrame:
-    col = lambda c, d=np.nan: raw[c] if c in raw else pd.Series(d, index=raw.index)  # noqa: E731
+    col = functools.partial(column, raw)
     widths = col("tags.nnexp.hidden", "[]").map(lambda s: list(ast.literal_eval(s)))
     df = pd.DataFrame({"run_id": raw.run_id, "act": col("params.activation.name"), "init": col("params.init.scheme"),
                        "lr": pd.to_numeric(col("params.optim.lr")), "seed": pd.to_numeric(col("params.seed")).astype(int),
@@ -37,10 +38,6 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def curves(runs, keys, uri):
-    h = histories(list(runs.run_id), keys, uri).groupby(["run_id", "step", "key"]).value.last().unstack("key")
-    h = h.reset_index().rename_axis(columns=None)
-    return h.merge(runs, on="run_id")
 
 
 def band(ax, g, x, y, label, scale=1.0, log=False, **kw):

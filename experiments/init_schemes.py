@@ -10,6 +10,7 @@ accuracy.png, deep_init.png, float32_symmetry.png and its section of results/REA
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import sys
 import tempfile
@@ -17,7 +18,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import report_link, study_parser, RESULTS, figure, fmt_ci, histories, latest_sweep, markdown_table, save, summarise, write_section
+from nnexp.analysis import column, curves, report_link, study_parser, RESULTS, figure, fmt_ci, latest_sweep, markdown_table, save, summarise, write_section
 from nnexp.tracking import resolve_uri
 
 STUDY = "init_schemes"
@@ -27,7 +28,7 @@ FLOOR = 1e-20  # where exact zeros are drawn on log axes
 
 
 def tidy(raw: pd.DataFrame) -> pd.DataFrame:
-    col = lambda c, d=np.nan: raw[c] if c in raw else pd.Series(d, index=raw.index)  # noqa: E731
+    col = functools.partial(column, raw)
     widths = col("tags.nnexp.hidden", "[]").map(lambda s: list(ast.literal_eval(s)))
     df = pd.DataFrame({"run_id": raw.run_id, "scheme": col("params.init.scheme"), "act": col("params.activation.name"),
                        "widths": widths, "depth": widths.map(len), "seed": pd.to_numeric(col("params.seed")).astype(int),
@@ -39,11 +40,6 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def curves(runs, keys, uri):
-    """Wide per-evaluation frame: run_id, step, one column per key, plus the runs' columns."""
-    h = histories(list(runs.run_id), keys, uri).groupby(["run_id", "step", "key"]).value.last().unstack("key")
-    h = h.reset_index().rename_axis(columns=None)
-    return h.merge(runs, on="run_id")
 
 
 def weights_symmetric(run_id, uri):

@@ -11,12 +11,13 @@ lr_sweep.png, curves.png, summary.csv and its section of results/README.md.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import (report_link, study_parser, RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
+from nnexp.analysis import (column, report_link, study_parser, RESULTS, REPORT, figure, fmt_ci, histories, latest_sweep, markdown_table, save,
                             t_interval, write_section)
 
 STUDY = "learning_rate"
@@ -70,7 +71,7 @@ def plot_gd(out, steps=20):
 # --- part b: the MLP sweep -------------------------------------------------------------------------------
 def tidy(runs):
     """MLflow's runs frame of one sweep -> one row per run (the head is the sweep's output + loss)."""
-    col = lambda c: runs[c] if c in runs else pd.Series(np.nan, index=runs.index)  # noqa: E731
+    col = functools.partial(column, runs)
     loss = runs["params.loss.name"].iloc[0]
     head = f"{runs['params.model.output'].iloc[0]} + {LOSS.get(loss, loss)}"
     return pd.DataFrame({"run_id": runs.run_id, "head": head, "lr": runs["params.optim.lr"].astype(float),

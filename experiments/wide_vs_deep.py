@@ -8,13 +8,14 @@ summary.csv, seide_table.md, accuracy_vs_depth.png, accuracy_vs_params.png, and 
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from nnexp.analysis import report_link, study_parser, RESULTS, figure, fmt_ci, latest_sweep, markdown_table, save, summarise, write_section
+from nnexp.analysis import column, report_link, study_parser, RESULTS, figure, fmt_ci, latest_sweep, markdown_table, save, summarise, write_section
 from nnexp.tracking import resolve_uri
 
 STUDY = "wide_vs_deep"
@@ -47,7 +48,7 @@ def shape_label(widths) -> str:
 
 def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     """MLflow's runs frame (params.*, metrics.*, tags.*) -> one tidy row per run."""
-    col = lambda c, default=np.nan: raw[c] if c in raw else pd.Series(default, index=raw.index)  # noqa: E731
+    col = functools.partial(column, raw)
     num = lambda c: pd.to_numeric(col(c), errors="coerce")  # noqa: E731
     name, capped = col("params.dataset.name").astype(str), col("params.dataset.max_train", "None").astype(str) != "None"
     widths = col("tags.nnexp.hidden", "[]").map(lambda s: list(ast.literal_eval(s)) if isinstance(s, str) else [])

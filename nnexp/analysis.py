@@ -77,6 +77,21 @@ def latest_run(experiment: str, tracking_uri=None):
     return runs.sort_values("start_time").iloc[-1]
 
 
+def column(runs, name, default=np.nan):
+    """Column `name` of MLflow's runs frame, or `default` on every row when no run recorded it (MLflow
+    leaves out a params./metrics./tags. column that no run has)."""
+    import pandas as pd
+
+    return runs[name] if name in runs else pd.Series(default, index=runs.index)
+
+
+def curves(runs, keys, tracking_uri=None):
+    """Wide per-evaluation frame: run_id, step, one column per metric key (its last value at that
+    step), joined with the columns of `runs` (a tidy frame with run_id)."""
+    h = histories(list(runs.run_id), keys, tracking_uri).groupby(["run_id", "step", "key"]).value.last().unstack("key")
+    return h.reset_index().rename_axis(columns=None).merge(runs, on="run_id")
+
+
 def t_interval(values, level=0.95):
     """(low, high) of the t confidence interval of the mean; (mean, mean) for one value."""
     from scipy import stats

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from .activations import make_activation
 from .config import validate, validate_with_data
-from .errors import ConfigError, RunStopped
+from .errors import ConfigError
 from .initializers import get_initializer
 from .losses import make_loss
 from .model import MLP

@@ -153,8 +153,8 @@ class Tracker:
         if not self.ready(wait=True):
             return
         with tempfile.TemporaryDirectory() as tmp:
-            for name, write in files.items():
-                write(Path(tmp) / name)
+            for name, writer in files.items():
+                writer(Path(tmp) / name)
             self.client.log_artifacts(self.run_id, tmp)  # one call for all of them
 
     @uninterrupted
