@@ -30,7 +30,11 @@ def _one_line(exc, override=None) -> str:
         return f"{group}={option}: unknown option; available: {', '.join(options) or '(none)'}"
     if isinstance(exc, OverrideParseException):
         return f"{exc.override}: cannot parse this override ({exc.message.splitlines()[0]})"
-    text = str(exc).splitlines()[0]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0]
+    if text.endswith("raised while composing config:") and len(lines) > 1:  # the reason is on the next lines
+        full_key = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("full_key:")), None)
+        text = f"{full_key + ': ' if full_key else ''}{lines[1]} ({text.split(':')[0]})"
     cause = exc.__cause__
     if cause is not None and "not in struct" in str(cause):
         key = text.split("'")[1] if "'" in text else "?"

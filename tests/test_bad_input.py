@@ -73,6 +73,8 @@ CATALOGUE = [
     ("experiment option", ["+experiment=width_sweeep"], "experiment=width_sweeep: unknown option; available:"),
     ("search option", ["+search=mnits"], "search=mnits: unknown option; available: digits, mnist"),
     ("unparsable override", ["model.hidden=[1"], "cannot parse this override"),
+    ("preset's launcher key on the basic launcher", ["+experiment=init_schemes_quick", "hydra/launcher=basic"],
+     "hydra.launcher.n_jobs: Key 'n_jobs' not in 'BasicLauncherConf' (In 'experiment/init_schemes"),
     # out-of-range or wrongly typed values
     ("zero width", ["model.hidden=[0]"], "model.hidden[0]: 0 is not allowed; expected a positive integer width"),
     ("negative width", ["model.hidden=[-3]"], "model.hidden[0]: -3 is not allowed"),
