@@ -1,9 +1,10 @@
 """How nnexp's Hydra launcher runs a sweep: its jobs grouped by shape, each group one population.
 
 Hydra hands the launcher every job's overrides. Each combination of config groups is composed
-once, the other jobs derived from it (nnexp.compose); jobs that population.same_shape puts together (the same network, data, batches and steps; any seed,
-learning rate, momentum, weight decay or initialiser) are trained as one population of up to
-`max_population` members, the others alone. Every job then goes through Hydra's own run_job,
+once, the other jobs derived from it (nnexp.compose); jobs that population.same_shape puts
+together (the same network, data, batches and steps; any seed, learning rate, momentum,
+weight decay or initialiser) are trained as one population of up to `max_population` members,
+the others alone. Every job then goes through Hydra's own run_job,
 so its output folder, .hydra/ files, callbacks and return value are what the basic launcher
 gives: for a population member the task function finds its finished outcome here instead of
 training (cli.hydra_main asks `outcome(job_num)`).
@@ -108,7 +109,7 @@ def compose_jobs(context, config, job_overrides):
         job = next((j for j in (sweep_job(base, done, parsed) for done, base in composed) if j is not None), None)
         if job is None:
             job = context.config_loader.load_sweep_config(config, list(overrides))
-            composed.append((parsed, job.copy()))
+            composed.append((parsed, job))  # sweep_job derives copies: the composed job stays as it is
         else:
             OmegaConf.copy_cache(from_config=config, to_config=job)
         configs.append(job)

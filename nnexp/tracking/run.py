@@ -117,6 +117,14 @@ class Tracker:
             raise error
         return self.run_id is not None
 
+    def created(self):
+        """The run's id once its creation has ended, waiting for a background start; from any thread,
+        and without taking the error of a failed start (None then; ready() raises it)."""
+        opening = self._opening
+        if opening is not None:
+            opening.join()
+        return self.run_id
+
     @uninterrupted
     def log_metrics(self, metrics, step):
         """Buffer the metrics of one evaluation; send the buffer if flush_every has passed."""

@@ -51,13 +51,10 @@ def current_parent():
     process without one (a joblib worker), PARENT_ENV's."""
     if not _open_parents:
         return os.environ.get(PARENT_ENV)
-    tracker = _open_parents[-1]
-    opening = tracker._opening
-    if opening is not None:
-        opening.join()
-    if tracker.run_id:
-        os.environ[PARENT_ENV] = tracker.run_id
-    return tracker.run_id
+    run_id = _open_parents[-1].created()
+    if run_id:
+        os.environ[PARENT_ENV] = run_id
+    return run_id
 
 
 class SweepParentRun(Callback):
