@@ -40,3 +40,28 @@ def test_a_store_that_cannot_be_opened_surfaces_from_a_background_start(tmp_path
         t.ready(wait=True)
     t.end("FAILED", "the store")  # nothing to end: no run was created, and no second error
     assert t.run_id is None
+
+
+def test_a_run_created_in_the_background_starts_when_start_was_called(tmp_path, monkeypatch):
+    """A sweep's parent is created in the background while its jobs run: its start time (and so its
+    duration in the MLflow UI) is when start() was called, not when the slow store answered."""
+    import time
+
+    import nnexp.tracking.run as run_module
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    Tracker(uri).client  # the store exists
+    slow = run_module.experiment_id
+
+    def after_a_second(*args, **kwargs):
+        time.sleep(1.0)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "experiment_id", after_a_second)
+    t = Tracker(uri)
+    called = int(time.time() * 1000)
+    t.start("late", background=True)
+    run_id = t.created()
+    t.end("FINISHED")
+    started = t.client.get_run(run_id).info.start_time
+    assert called <= started < called + 500  # not a second later

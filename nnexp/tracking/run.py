@@ -46,6 +46,7 @@ class Tracker:
         self._last_flush = time.monotonic()
         self._opening = None  # the thread creating the run, with start(background=True)
         self._error = None  # what that thread raised
+        self._started = None  # when start() was called (ms): the run's start, also when created later
 
     @property
     def client(self):
@@ -55,6 +56,7 @@ class Tracker:
     def start(self, experiment, run_name=None, params=None, tags=None, parent_run_id=None, background=False):
         """Create the run; its id (None with background=True: see ready())."""
         args = (experiment, run_name, params, tags, parent_run_id)
+        self._started = int(time.time() * 1000)
         if not background:
             self._create(*args)
             return self.run_id
@@ -94,10 +96,12 @@ class Tracker:
         tags = {k: str(v) for k, v in tags.items()}
         self.experiment_id = experiment_id(self.uri, experiment)
         try:
-            run = write(self.client.create_run, self.experiment_id, run_name=run_name, tags=tags)
+            run = write(self.client.create_run, self.experiment_id, start_time=self._started, run_name=run_name,
+                        tags=tags)
         except MlflowException:  # the remembered experiment was deleted meanwhile: look it up again
             self.experiment_id = experiment_id(self.uri, experiment, refresh=True)
-            run = write(self.client.create_run, self.experiment_id, run_name=run_name, tags=tags)
+            run = write(self.client.create_run, self.experiment_id, start_time=self._started, run_name=run_name,
+                        tags=tags)
         self.run_id = run.info.run_id
         items = [Param(k, v[:6000]) for k, v in (params or {}).items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
